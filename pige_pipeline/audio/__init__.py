@@ -1,0 +1,1 @@
+"""Audio input: probing files with ffprobe and decoding them with ffmpeg, once."""

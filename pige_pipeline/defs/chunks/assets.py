@@ -1,0 +1,47 @@
+"""`audio_chunks`: what was recorded for each station in the hour."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from pige_pipeline.chunks import audio_chunk_row, load_hour_audio
+from pige_pipeline.defs.hourly import StationHour, StationOutput, station_hour_asset
+
+AUDIO_CHUNKS_SCHEMA = pa.schema(
+    [
+        ("station", pa.string()),
+        ("hour", pa.timestamp("us", tz="UTC")),
+        ("status", pa.string()),
+        ("files", pa.int32()),
+        ("path", pa.string()),
+        ("duration_s", pa.float64()),
+        ("codec", pa.string()),
+        ("bitrate", pa.int64()),
+        ("sample_rate", pa.int32()),
+        ("channels", pa.int32()),
+        ("size_bytes", pa.int64()),
+        ("coverage", pa.float64()),
+        ("gap_s", pa.float64()),
+        ("gap_causes", pa.string()),
+        ("error", pa.string()),
+    ]
+)
+
+
+def _audio_chunk(sh: StationHour, _shared: object) -> StationOutput:
+    row = audio_chunk_row(load_hour_audio(sh.settings.data_root, sh.station.id, sh.hour))
+    problem = None
+    if row["status"] != "ok":
+        detail = row["error"] or f"coverage {row['coverage']:.1%}"
+        problem = f"{row['status']}: {detail}"
+    return StationOutput([row], problem)
+
+
+audio_chunks = station_hour_asset(
+    name="audio_chunks",
+    description="Per station, the hour's recorded audio: files, duration, codec, bitrate and coverage.",
+    schema=AUDIO_CHUNKS_SCHEMA,
+    compute=_audio_chunk,
+    group_name="recording",
+    check_description="Fails the hour when a station's audio is missing, short or unreadable, naming it.",
+)

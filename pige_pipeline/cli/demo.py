@@ -1,0 +1,37 @@
+"""`pige demo`: the whole chain on embedded defaults, ending in the Dagster UI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Annotated
+
+import typer
+
+from pige_pipeline.cli.common import DataRootOption, resolve_settings
+from pige_pipeline.settings import REPO_ROOT
+
+
+def demo(
+    ui: Annotated[bool, typer.Option("--ui/--no-ui", help="Start the Dagster UI at the end.")] = True,
+    port: Annotated[int, typer.Option("--port", help="Port of the UI (bound to 127.0.0.1).")] = 3000,
+    data_root: DataRootOption = None,
+) -> None:
+    """Build the demo station's hour, import it, materialise it and open the Dagster UI."""
+    from pige_pipeline.demo.run import materialize_demo_hour, prepare_demo, start_ui
+
+    settings = resolve_settings(data_root)
+    home = os.environ.setdefault("DAGSTER_HOME", str(settings.data_root / "dagster_home"))
+    os.makedirs(home, exist_ok=True)
+    if not os.path.exists(os.path.join(home, "dagster.yaml")):
+        shutil.copy(REPO_ROOT / "dagster.yaml", os.path.join(home, "dagster.yaml"))
+    os.environ["PIGE_DATA_ROOT"] = str(settings.data_root)
+    hour = prepare_demo(settings, typer.echo)
+    materialize_demo_hour(hour, typer.echo)
+    typer.echo(f"demo: Parquet outputs under {settings.parquet_dir}")
+    if ui:
+        start_ui(port)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)

@@ -1,0 +1,1 @@
+"""Operations: retention of recorded audio, legal holds, storage health and housekeeping (no Dagster)."""

@@ -1,0 +1,244 @@
+"""Find dead air in mono PCM: silence, a steady noise floor or a hum, but not quiet programme.
+
+Level alone is not enough (docs/benchmarks.md, `## Dead air`): a hum at -35 dBFS is above any sane
+silence threshold, and a pianissimo passage dips below it. The detector works on 50 ms frames and
+looks at windows of a couple of seconds:
+
+- a window whose level and spectral shape stay the same ("steady") and whose loudest frame is below
+  `steady_ceiling_db` is dead air, whatever its level: a hum, a carrier, a hiss;
+- a window entirely below `threshold_db` is dead air unless it sounds like programme: its spectrum
+  keeps changing *and* is tonal (music and speech have harmonic peaks; noise is flat);
+- frames at digital zero are dead air on their own.
+
+A frame is dead when some dead window covers it, so boundaries stay at frame precision instead of
+being blurred by half a window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.ndimage import maximum_filter1d, minimum_filter1d, uniform_filter1d
+
+from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE, decode_mono
+
+FRAME_S = 0.05
+FULL_SCALE = 32768.0
+# Floor for log levels: below int16 quantisation noise, so true digital zero sorts below everything.
+LEVEL_FLOOR_DB = -120.0
+KINDS = ("digital_silence", "noise_floor", "hum")
+
+
+@dataclass(frozen=True)
+class DetectorTuning:
+    """Thresholds of the steady/programme rules, chosen on the labelled set in benchmarks/silence_accuracy."""
+
+    window_s: float = 2.0
+    # A steady window: frame levels vary less than this (dB, standard deviation) ...
+    steady_level_std_db: float = 0.6
+    # ... and the band spectrum moves less than this from its window mean (total variation, 0..1).
+    steady_spectral_change: float = 0.10
+    # Steady sound louder than this is programme (a held chord, a line-up tone is someone's choice).
+    steady_ceiling_db: float = -30.0
+    # Below the threshold, programme is tonal: mean spectral flatness under this (noise is near 1).
+    programme_max_flatness: float = 0.25
+    # ... and changing: spectral change at least this.
+    programme_min_spectral_change: float = 0.10
+    # Frames quieter than this are digital silence, dead on their own.
+    digital_db: float = -80.0
+    # A dead stretch whose mean spectrum is flatter than this is a noise floor, else a hum.
+    hum_max_flatness: float = 0.2
+
+
+DEFAULT_TUNING = DetectorTuning()
+
+
+@dataclass(frozen=True)
+class Silence:
+    """One stretch of dead air: seconds from the start of the samples (plus `offset_s`)."""
+
+    start_s: float
+    end_s: float
+    level_db: float
+    kind: str
+    # Level trend over the seconds before the onset (dB/s): strongly negative after a fade-out.
+    fade_db_per_s: float | None = None
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+@dataclass
+class FrameFeatures:
+    """Per-frame measurements; spectral ones are only computed where the level could be dead air."""
+
+    level_db: np.ndarray  # (n,)
+    band_share: np.ndarray  # (n, bands): each band's share of the frame's power; NaN where not computed
+    flatness: np.ndarray  # (n,): spectral flatness of the frame, NaN where not computed
+    analysed: np.ndarray  # (n,) bool: spectral features computed
+    frame_len: int
+
+
+def _band_edges(n_bins: int, sample_rate: int, frame_len: int, bands: int = 12) -> np.ndarray:
+    """Log-spaced band edges (bin indices) from 50 Hz to Nyquist; empty bands are merged away."""
+    hz = np.geomspace(50.0, sample_rate / 2, bands + 1)
+    edges = np.unique(np.clip(np.round(hz * frame_len / sample_rate).astype(int), 1, n_bins))
+    return edges
+
+
+def frame_features(samples: np.ndarray, sample_rate: int, ceiling_db: float) -> FrameFeatures:
+    """Frame levels for all frames; spectra only for frames quieter than `ceiling_db` (the cheap path)."""
+    frame_len = max(1, round(sample_rate * FRAME_S))
+    n = len(samples) // frame_len
+    frames = samples[: n * frame_len].reshape(n, frame_len)
+    power = np.einsum("ij,ij->i", frames, frames, dtype=np.float64) / (frame_len * FULL_SCALE**2)
+    level_db = np.maximum(10.0 * np.log10(np.maximum(power, 1e-30)), LEVEL_FLOOR_DB)
+    analysed = level_db < ceiling_db
+    n_bins = frame_len // 2 + 1
+    edges = _band_edges(n_bins, sample_rate, frame_len)
+    band_share = np.full((n, len(edges) - 1), np.nan, dtype=np.float32)
+    flatness = np.full(n, np.nan, dtype=np.float32)
+    idx = np.flatnonzero(analysed)
+    window = np.hanning(frame_len).astype(np.float32)
+    # Chunks bound the memory of the FFT input for long quiet stretches.
+    for lo in range(0, len(idx), 8192):
+        rows = idx[lo : lo + 8192]
+        spec = np.abs(np.fft.rfft(frames[rows].astype(np.float32) * window, axis=1)) ** 2
+        spec = spec[:, edges[0] : edges[-1]] + 1e-3  # ~quantisation noise; keeps logs finite
+        bands = np.add.reduceat(spec, edges[:-1] - edges[0], axis=1)
+        band_share[rows] = bands / bands.sum(axis=1, keepdims=True)
+        flatness[rows] = np.exp(np.log(spec).mean(axis=1)) / spec.mean(axis=1)
+    return FrameFeatures(level_db, band_share, flatness, analysed, frame_len)
+
+
+def _window_stats(feat: FrameFeatures, win: int, digital_db: float) -> dict[str, np.ndarray]:
+    """Centred-window statistics per frame (windows touching an unanalysed frame count as loud)."""
+    lvl = feat.level_db
+    mean = uniform_filter1d(lvl, win, mode="nearest")
+    sq = uniform_filter1d(lvl * lvl, win, mode="nearest")
+    level_std = np.sqrt(np.maximum(sq - mean * mean, 0.0))
+    share = np.nan_to_num(feat.band_share, nan=0.0)
+    share_mean = uniform_filter1d(share, win, axis=0, mode="nearest")
+    dev = 0.5 * np.abs(share - share_mean).sum(axis=1)
+    spectral_change = uniform_filter1d(dev, win, mode="nearest")
+    # Mean flatness of the window's frames that carry sound: pauses at digital zero would read as "flat".
+    sounding = feat.analysed & (lvl >= digital_db)
+    flat_sum = uniform_filter1d(np.where(sounding, feat.flatness, 0.0), win, mode="nearest")
+    flat_n = uniform_filter1d(sounding.astype(np.float64), win, mode="nearest")
+    flatness = np.where(flat_n > 1e-9, flat_sum / np.maximum(flat_n, 1e-9), 1.0)
+    all_analysed = minimum_filter1d(feat.analysed.astype(np.uint8), win, mode="nearest").astype(bool)
+    loudest = maximum_filter1d(lvl, win, mode="nearest")
+    return {
+        "level_std": level_std,
+        "spectral_change": spectral_change,
+        "flatness": flatness,
+        "all_analysed": all_analysed,
+        "loudest": loudest,
+    }
+
+
+def dead_frames(
+    feat: FrameFeatures, sample_rate: int, threshold_db: float, min_seconds: float, tuning: DetectorTuning
+) -> np.ndarray:
+    """Boolean per frame: dead air (before the minimum-duration rule)."""
+    win = max(5, round(min(tuning.window_s, min_seconds) / FRAME_S))
+    if len(feat.level_db) < win:
+        return feat.level_db < tuning.digital_db
+    st = _window_stats(feat, win, tuning.digital_db)
+    steady = (st["level_std"] < tuning.steady_level_std_db) & (
+        st["spectral_change"] < tuning.steady_spectral_change
+    )
+    programme = (st["flatness"] < tuning.programme_max_flatness) & (
+        st["spectral_change"] >= tuning.programme_min_spectral_change
+    )
+    dead_window = st["all_analysed"] & (
+        (steady & (st["loudest"] < tuning.steady_ceiling_db)) | ((st["loudest"] < threshold_db) & ~programme)
+    )
+    # A frame is dead if any dead window covers it: dilate window centres by half a window.
+    covered = maximum_filter1d(dead_window.astype(np.uint8), win, mode="constant").astype(bool)
+    return covered | (feat.level_db < tuning.digital_db)
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    padded = np.concatenate(([False], mask, [False])).astype(np.int8)
+    diff = np.diff(padded)
+    return list(zip(np.flatnonzero(diff == 1), np.flatnonzero(diff == -1), strict=True))
+
+
+def _kind(feat: FrameFeatures, lo: int, hi: int, level_db: float, tuning: DetectorTuning) -> str:
+    if level_db < tuning.digital_db:
+        return "digital_silence"
+    flat = feat.flatness[lo:hi]
+    flat = flat[~np.isnan(flat)]
+    if flat.size and float(np.median(flat)) < tuning.hum_max_flatness:
+        return "hum"
+    return "noise_floor"
+
+
+def _lead_in_slope(level_db: np.ndarray, lo: int, frame_s: float, seconds: float = 3.0) -> float | None:
+    """Least-squares slope of the frame levels before `lo`, clamped at -80 dB so zeros do not dominate."""
+    n = min(lo, round(seconds / frame_s))
+    if n < 5:
+        return None
+    y = np.maximum(level_db[lo - n : lo], -80.0)
+    t = np.arange(n) * frame_s
+    return round(float(np.polyfit(t, y, 1)[0]), 2)
+
+
+def detect_silences(
+    samples: np.ndarray,
+    sample_rate: int,
+    threshold_db: float,
+    min_seconds: float,
+    offset_s: float = 0.0,
+    tuning: DetectorTuning = DEFAULT_TUNING,
+    keep_edge_runs: bool = False,
+) -> list[Silence]:
+    """Dead-air stretches of at least `min_seconds` in int16 (or float in int16 scale) mono samples.
+
+    With `keep_edge_runs`, stretches touching either end of the samples are kept whatever their length:
+    they may be the visible part of a longer silence that continues in the neighbouring chunk.
+    """
+    samples = np.asarray(samples)
+    if samples.ndim != 1:
+        raise ValueError(f"expected mono samples (1-D), got shape {samples.shape}")
+    if sample_rate <= 0:
+        raise ValueError(f"sample rate must be positive, got {sample_rate}")
+    ceiling = max(threshold_db, tuning.steady_ceiling_db)
+    feat = frame_features(samples.astype(np.float32, copy=False), sample_rate, ceiling)
+    if not len(feat.level_db):
+        return []
+    mask = dead_frames(feat, sample_rate, threshold_db, min_seconds, tuning)
+    frame_s = feat.frame_len / sample_rate
+    found = []
+    for lo, hi in _runs(mask):
+        at_edge = keep_edge_runs and (lo == 0 or hi == len(mask))
+        if (hi - lo) * frame_s + 1e-9 < min_seconds and not at_edge:
+            continue
+        # The median frame level: a boundary frame carrying the last of the music must not set it.
+        level = float(np.median(feat.level_db[lo:hi]))
+        found.append(
+            Silence(
+                start_s=offset_s + lo * frame_s,
+                end_s=offset_s + (len(samples) / sample_rate if hi == len(mask) else hi * frame_s),
+                level_db=round(level, 2),
+                kind=_kind(feat, lo, hi, level, tuning),
+                fade_db_per_s=_lead_in_slope(feat.level_db, lo, frame_s),
+            )
+        )
+    return found
+
+
+def detect_silences_in_file(
+    path: Path | str,
+    threshold_db: float = -50.0,
+    min_seconds: float = 2.0,
+    sample_rate: int = ANALYSIS_SAMPLE_RATE,
+    tuning: DetectorTuning = DEFAULT_TUNING,
+) -> list[Silence]:
+    """Decode a file once (ffmpeg, mono) and detect its silences."""
+    samples = decode_mono(path, sample_rate)
+    return detect_silences(samples, sample_rate, threshold_db, min_seconds, tuning=tuning)

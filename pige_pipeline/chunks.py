@@ -102,3 +102,25 @@ def audio_chunk_row(audio: HourAudio, min_coverage: float = DEFAULT_MIN_COVERAGE
         "gap_causes": ",".join(sorted({g.cause for g in audio.gaps})),
         "error": "; ".join(audio.unreadable.values()) or None,
     }
+
+
+def decode_hour_pieces(
+    parts: list[HourPart], sample_rate: int = ANALYSIS_SAMPLE_RATE, join_tolerance_s: float = 0.05
+) -> list[tuple[float, np.ndarray]]:
+    """Decode every part once and join parts that follow each other into contiguous pieces.
+
+    Returns (offset_s into the hour, mono int16 samples) per piece. Short recorder segments (or a
+    restart) split the hour into files; analyses want the audio as one run wherever it is continuous,
+    so that a silence or a play spanning two files is seen whole. Real gaps stay gaps: nothing is filled
+    with zeros, which would look like dead air.
+    """
+    pieces: list[tuple[float, list[np.ndarray], float]] = []  # (offset, chunks, end)
+    for part in parts:
+        samples = decode_part(part, sample_rate)
+        if pieces and abs(part.offset_s - pieces[-1][2]) <= join_tolerance_s:
+            offset, chunks, _end = pieces[-1]
+            chunks.append(samples)
+            pieces[-1] = (offset, chunks, _end + len(samples) / sample_rate)
+        else:
+            pieces.append((part.offset_s, [samples], part.offset_s + len(samples) / sample_rate))
+    return [(offset, np.concatenate(chunks)) for offset, chunks, _ in pieces]

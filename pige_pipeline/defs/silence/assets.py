@@ -1,0 +1,59 @@
+"""`dead_air_alerts`: the audited record of dead air, hour by hour, with notifications sent once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+
+from pige_pipeline.chunks import NoAudioError
+from pige_pipeline.defs.hourly import StationHour, StationOutput, station_hour_asset
+from pige_pipeline.notify import Notifier
+from pige_pipeline.settings import PigeSettings
+from pige_pipeline.silence.alerts import DEAD_AIR_ALERTS_SCHEMA, SilencesMissingError, dead_air_alert_rows
+from pige_pipeline.silence.classify import classify_rules
+from pige_pipeline.silence.llm import llm_classifier_from_env
+from pige_pipeline.stations import Station
+
+
+def _setup(
+    context: dg.AssetExecutionContext, settings: PigeSettings, _stations: list[Station]
+) -> dict[str, Any]:
+    notifier = Notifier.from_env(settings.data_root)
+    context.log.info(f"dead-air notifications: {notifier.settings.describe()}")
+    classifier = llm_classifier_from_env() or classify_rules
+    return {"notifier": notifier, "classifier": classifier}
+
+
+def _alerts(sh: StationHour, shared: dict[str, Any]) -> StationOutput:
+    try:
+        rows = dead_air_alert_rows(
+            sh.settings.data_root, sh.station, sh.hour, shared["notifier"], shared["classifier"]
+        )
+    except SilencesMissingError as exc:
+        raise NoAudioError(str(exc)) from None
+    undelivered = [r["alert_id"] for r in rows if r["notification_status"].startswith("pending")]
+    for row in rows:
+        sh.log.info(
+            f"{sh.station.id} {row['severity']} {row['classification']} dead air {row['duration_s']:.1f} s "
+            f"at {row['start']:%H:%M:%S}: {row['notification_status']}"
+        )
+    problem = (
+        f"{len(undelivered)} suspect alert(s) not delivered yet (retried every minute): "
+        + ", ".join(undelivered)
+        if undelivered
+        else None
+    )
+    return StationOutput(rows, problem)
+
+
+dead_air_alerts = station_hour_asset(
+    name="dead_air_alerts",
+    description="Silences over each station's alert duration: severity, context, natural/suspect, notified.",
+    schema=DEAD_AIR_ALERTS_SCHEMA,
+    compute=_alerts,
+    deps=["silences"],
+    setup=_setup,
+    group_name="dead_air",
+    check_description="Fails when a station's alerts cannot be computed or a suspect one is undelivered.",
+)

@@ -23,6 +23,7 @@ from pige_pipeline.silence.classify import (
     classify_rules,
 )
 from pige_pipeline.stations import SilenceSettings, Station
+from pige_pipeline.store import hour_chunks
 
 CONTEXT_S = 5.0
 # Segments of one silence on both sides of an hour boundary touch; a recorder restart may leave a hair.
@@ -120,19 +121,28 @@ def stitched_events(data_root: Path, station: str, hour: datetime) -> list[DeadA
 
 
 def owned_events(data_root: Path, station: str, hour: datetime) -> list[DeadAirEvent]:
-    """Events this hour reports: those starting in it, and those from the previous hour that its
-    `dead_air_alerts` missed because the rest of the silence was not there yet when it ran."""
+    """Events this hour reports, each exactly once across hours whatever order they run in.
+
+    Those starting in it, except one at its very start while the previous hour has audio but no
+    `silences` yet (it will report the whole event); and those from the previous hour that its
+    `dead_air_alerts` missed because the rest of the silence was not there yet when it ran.
+    """
     hour = hour_start(hour)
     events = stitched_events(data_root, station, hour)
     previous = read_asset_hour(data_root, "dead_air_alerts", station, hour - HOUR)
     reported = set(previous["alert_id"]) if previous is not None else None
-    # An event from the previous hour that it did not report is ours; one it reported, or will report
-    # when it runs (its file is absent), is not.
-    return [
-        ev
-        for ev in events
-        if ev.start >= hour or (reported is not None and alert_id(station, ev.start) not in reported)
-    ]
+    # The previous hour will see this event whole once it runs, if it has audio but no `silences` yet.
+    previous_pending = read_asset_hour(data_root, "silences", station, hour - HOUR) is None and bool(
+        hour_chunks(data_root, station, hour - HOUR)
+    )
+    owned = []
+    for ev in events:
+        if ev.start >= hour + STITCH_GAP or (ev.start >= hour and not previous_pending):
+            owned.append(ev)
+        elif ev.start < hour and reported is not None and alert_id(station, ev.start) not in reported:
+            # It started in the previous hour, which ran before the rest of it existed and missed it.
+            owned.append(ev)
+    return owned
 
 
 def load_context(data_root: Path, station: Station, hour: datetime) -> EventContext:

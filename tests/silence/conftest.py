@@ -29,10 +29,6 @@ def sample_rate() -> int:
     return ANALYSIS_SAMPLE_RATE
 
 
-def seconds(audio: np.ndarray, start: float, length: float, rate: int = ANALYSIS_SAMPLE_RATE) -> np.ndarray:
-    return audio[round(start * rate) : round((start + length) * rate)]
-
-
 @pytest.fixture
 def stations_yaml(data_root: Path) -> Path:
     path = data_root / "stations.yaml"

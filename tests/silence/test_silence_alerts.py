@@ -1,0 +1,208 @@
+"""`dead_air_alerts` end to end: silences rows from real audio, stitching across hours, classification,
+and email to a real SMTP server on loopback, sent once however often the hour is re-materialised."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pytest
+
+from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE as RATE
+from pige_pipeline.defs.resources import PigeResource
+from pige_pipeline.defs.silence.assets import dead_air_alerts
+from pige_pipeline.defs.silence.sensors import notification_outbox
+from pige_pipeline.hours import partition_key_for
+from pige_pipeline.notify import Notifier, NotifySettings, Outbox, outbox_path
+from pige_pipeline.notify.loopback import LoopbackSMTP, free_port
+from pige_pipeline.parquet_store import read_asset_hour, write_asset_hour, write_table
+from pige_pipeline.silence import SILENCES_SCHEMA, silence_rows, synth
+from pige_pipeline.silence.alerts import DEAD_AIR_ALERTS_SCHEMA, dead_air_alert_rows
+from pige_pipeline.stations import SilenceSettings, load_stations
+from pige_pipeline.store import chunk_path
+
+H = datetime(2026, 3, 1, 10, tzinfo=UTC)  # 11:00 in Paris
+SETTINGS = SilenceSettings()
+
+
+def pcm(parts: list[np.ndarray]) -> np.ndarray:
+    return np.clip(np.round(np.concatenate(parts)), -32768, 32767).astype(np.int16)
+
+
+def write_silences(data_root: Path, hour: datetime, pieces: list[tuple[float, np.ndarray]]) -> list[dict]:
+    rows = silence_rows(pieces, RATE, hour, SETTINGS)
+    write_asset_hour(data_root, "silences", "fm1", hour, rows, SILENCES_SCHEMA)
+    return rows
+
+
+@pytest.fixture
+def two_hours(data_root: Path, stations_yaml: Path, music: np.ndarray) -> dict[str, list[dict]]:
+    """fm1: a digital silence crossing 11:00 UTC (20 s + 10 s), a short pause at the top of hour H,
+    a noise floor inside a catalogue track's play, and a hum in the middle of hour H."""
+    m = music
+    hour_a = [
+        (
+            0.0,
+            pcm(
+                [
+                    synth.digital_silence(0.5, RATE),
+                    m[: 3 * RATE],
+                    synth.digital_silence(7, RATE),
+                    m[: 20 * RATE],
+                ]
+            ),
+        ),
+        (1200.0, pcm([m[: 10 * RATE], synth.hum(25, -38, 50, sample_rate=RATE), m[10 * RATE : 30 * RATE]])),
+        (2000.0, pcm([m[: 10 * RATE], synth.noise_floor(6, -62, RATE), m[10 * RATE : 20 * RATE]])),
+        (3540.0, pcm([m[: 40 * RATE], synth.digital_silence(20, RATE)])),
+    ]
+    hour_b = [(0.0, pcm([synth.digital_silence(10, RATE), m[: 30 * RATE]]))]
+    a = write_silences(data_root, H, hour_a)
+    b = write_silences(data_root, H + timedelta(hours=1), hour_b)
+
+    # What the other domains would have written for hour H: one play spanning the noise floor, words.
+    def at(sec: float) -> pd.Timestamp:
+        return pd.Timestamp(H + timedelta(seconds=sec))
+
+    play = {"station": "fm1", "hour": at(0), "title": "Aberrations", "artist": "Singularity",
+            "start": at(1990), "end": at(2030)}  # fmt: skip
+    write_table(pd.DataFrame([play]), data_root / "parquet/airplay_events/fm1/2026/03/01/10.parquet")
+    words = {"station": "fm1", "hour": at(0), "text": "et voici la météo",
+             "start": at(1205), "end": at(1209.5), "dropped": False}  # fmt: skip
+    write_table(pd.DataFrame([words]), data_root / "parquet/transcripts/fm1/2026/03/01/10.parquet")
+    return {"a": a, "b": b}
+
+
+def materialize(data_root: Path, hour: datetime) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [dead_air_alerts],
+        partition_key=partition_key_for(hour),
+        resources={"pige": PigeResource(data_root=str(data_root))},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+
+
+def smtp_env(monkeypatch: pytest.MonkeyPatch, port: int) -> None:
+    monkeypatch.setenv("PIGE_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("PIGE_SMTP_PORT", str(port))
+    monkeypatch.setenv("PIGE_ALERT_TO", "regie@radio.test")
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
+
+
+def test_silences_rows_flag_the_hour_edges(two_hours: dict[str, list[dict]]) -> None:
+    a, b = two_hours["a"], two_hours["b"]
+    assert [r["kind"] for r in a] == [
+        "digital_silence",
+        "digital_silence",
+        "hum",
+        "noise_floor",
+        "digital_silence",
+    ]
+    assert a[0]["continues_from_previous_hour"] and a[0]["duration_s"] == pytest.approx(
+        0.5, abs=0.06
+    )  # kept: it touches 0 s
+    assert a[-1]["continues_into_next_hour"] and a[-1]["end_s"] == 3600.0
+    assert abs(a[-1]["start_s"] - 3580) < 0.25
+    assert b[0]["continues_from_previous_hour"] and abs(b[0]["end_s"] - 10) < 0.25
+    assert all(r["threshold_db"] == -50 for r in a + b)
+
+
+def test_alerts_classified_and_emailed_once(data_root, two_hours, monkeypatch) -> None:
+    with LoopbackSMTP() as smtp:
+        smtp_env(monkeypatch, smtp.port)
+        assert materialize(data_root, H).success
+        next_hour = materialize(data_root, H + timedelta(hours=1))
+        assert next_hour.success
+        alerts = read_asset_hour(data_root, "dead_air_alerts", "fm1", H).set_index("start_s", drop=False)
+        mails = smtp.wait_for(2)
+        # Re-materialising both hours sends nothing more and keeps notified_at.
+        assert materialize(data_root, H).success and materialize(data_root, H + timedelta(hours=1)).success
+        again = read_asset_hour(data_root, "dead_air_alerts", "fm1", H)
+        time.sleep(0.5)
+        assert len(smtp.messages) == 2
+    assert len(alerts) == 4
+    top, hum, noise, crossing = (alerts.iloc[i] for i in range(4))
+    assert top["classification"] == "natural" and "top of the hour" in top["explanation"]
+    assert top["notified_at"] is pd.NaT or pd.isna(top["notified_at"])
+    assert hum["classification"] == "suspect" and hum["severity"] == "warning" and hum["kind"] == "hum"
+    assert "et voici la météo" in hum["context_transcript"]
+    assert hum["context_start_s"] == pytest.approx(hum["start_s"] - 5)
+    assert noise["classification"] == "natural" and "Aberrations" in noise["explanation"]
+    # One event across the boundary: 20 s in H and 10 s in H+1, reported once, by H.
+    assert crossing["duration_s"] == pytest.approx(30, abs=0.3) and crossing["severity"] == "warning"
+    assert not crossing["ongoing"]
+    assert len(read_asset_hour(data_root, "dead_air_alerts", "fm1", H + timedelta(hours=1))) == 0
+    assert set(again["notified_at"].dropna()) == set(alerts["notified_at"].dropna())
+    assert (alerts["notification_status"] == "sent").sum() == 2
+    subjects = sorted(m["Subject"] for m in mails)
+    assert all("Radio Un" in s and "WARNING" in s and "suspect" in s for s in subjects)
+    body = next(m for m in mails if "hum" in m.get_content()).get_content()
+    assert "11:20:10" in body and "10:20:10" in body  # local (Paris) and UTC times
+    assert "Classification: suspect" in body and "Severity: warning" in body
+
+
+def test_mail_down_during_the_run_is_delivered_by_the_sensor(data_root, two_hours, monkeypatch) -> None:
+    port = free_port()
+    smtp_env(monkeypatch, port)
+    result = materialize(data_root, H)
+    assert result.success
+    [check] = result.get_asset_check_evaluations()
+    assert not check.passed and "not delivered yet" in check.description
+    alerts = read_asset_hour(data_root, "dead_air_alerts", "fm1", H)
+    assert alerts["notification_status"].str.startswith("pending").sum() == 2
+    assert alerts["notified_at"].isna().all()
+    with LoopbackSMTP(port=port) as smtp:
+        notifier = Notifier(NotifySettings.from_env(), Outbox(outbox_path(data_root)))
+        assert [s.status for s in notifier.flush(now=datetime.now(UTC).timestamp() + 3600)] == [
+            "sent",
+            "sent",
+        ]
+        # The sensor finds nothing left to do, then the hour re-run records notified_at without resending.
+        reason = notification_outbox(
+            dg.build_sensor_context(resources={"pige": PigeResource(data_root=str(data_root))})
+        )
+        assert "pending 0" in reason.skip_message
+        assert materialize(data_root, H).success
+        smtp.wait_for(2)
+        time.sleep(0.5)
+        assert len(smtp.messages) == 2
+    rerun = read_asset_hour(data_root, "dead_air_alerts", "fm1", H)
+    assert (rerun["notification_status"] == "sent").sum() == 2 and rerun["notified_at"].notna().sum() == 2
+
+
+def test_cross_hour_event_in_either_order(data_root, stations_yaml, music) -> None:
+    """The later hour ran first, or the earlier hour ran before the later one existed: one alert."""
+    station = load_stations(stations_yaml).get("fm1")
+    m = music
+    write_silences(
+        data_root, H + timedelta(hours=1), [(0.0, pcm([synth.digital_silence(8, RATE), m[: 20 * RATE]]))]
+    )
+    # H+1 first: the event started in H, which has audio but no silences yet: H will report it.
+    chunk = chunk_path(data_root, "fm1", H, "mp3")
+    chunk.parent.mkdir(parents=True)
+    chunk.write_bytes(b"")  # only its presence matters here
+    assert dead_air_alert_rows(data_root, station, H + timedelta(hours=1), None) == []
+    write_silences(data_root, H, [(3580.0, pcm([m[: 17 * RATE], synth.digital_silence(3, RATE)]))])
+    [row] = dead_air_alert_rows(data_root, station, H, None)
+    assert row["duration_s"] == pytest.approx(11, abs=0.3) and not row["ongoing"]
+    # Other order: H ran when H+1 did not exist yet and saw only 3 s (under alert_seconds): nothing.
+    (data_root / "parquet/silences/fm1/2026/03/01/11.parquet").unlink()
+    assert dead_air_alert_rows(data_root, station, H, None) == []
+    write_asset_hour(data_root, "dead_air_alerts", "fm1", H, [], DEAD_AIR_ALERTS_SCHEMA)
+    write_silences(
+        data_root, H + timedelta(hours=1), [(0.0, pcm([synth.digital_silence(8, RATE), m[: 20 * RATE]]))]
+    )
+    [carried] = dead_air_alert_rows(data_root, station, H + timedelta(hours=1), None)
+    assert carried["alert_id"] == row["alert_id"] and carried["start_s"] < 0
+
+
+def test_code_location_has_the_asset_in_process_hour_and_the_sensor() -> None:
+    from pige_pipeline.definitions import defs
+
+    assert defs.resolve_sensor_def("notification_outbox") is not None
+    job = defs.resolve_job_def("process_hour")
+    assert dg.AssetKey("dead_air_alerts") in job.asset_layer.selected_asset_keys

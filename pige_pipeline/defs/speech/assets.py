@@ -1,0 +1,138 @@
+"""Speech assets: the hour's timeline and transcripts (one decode, one Whisper load), summaries, mentions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+
+from pige_pipeline.defs.hourly import (
+    HourlyOutput,
+    StationFailure,
+    StationHour,
+    StationOutput,
+    station_hour_asset,
+    station_hour_multi_asset,
+)
+from pige_pipeline.llm import OllamaSettings
+from pige_pipeline.settings import PigeSettings
+from pige_pipeline.speech.hour import decode_speech, mentions_for_hour, summary_for_hour
+from pige_pipeline.speech.schemas import (
+    MENTIONS_SCHEMA,
+    SPEECH_SEGMENTS_SCHEMA,
+    SUMMARIES_SCHEMA,
+    TRANSCRIPTS_SCHEMA,
+)
+from pige_pipeline.speech.timeline import hour_timeline, timeline_rows
+from pige_pipeline.speech.transcribe import Transcriber, transcript_rows
+from pige_pipeline.stations import Station
+
+# Other domains' hourly results that the timeline subtracts from speech when their files exist. They
+# are not declared as deps here because those assets live in other packages; add them to `deps` (so
+# they run first in `process_hour`) once they are in the definitions.
+UPSTREAM_RESULTS = ("silences", "airplay_events", "unknown_music")
+
+
+def _load_transcriber(
+    context: dg.AssetExecutionContext, _settings: PigeSettings, stations: list[Station]
+) -> Any:
+    if not any(s.speech.enabled for s in stations):
+        return None
+    transcriber = Transcriber()
+    context.log.info(f"Whisper model loaded once for {len(stations)} station(s): {transcriber.model_label}")
+    return transcriber
+
+
+def _speech(sh: StationHour, transcriber: Transcriber | None) -> dict[str, Any]:
+    root, station = sh.settings.data_root, sh.station
+    pieces = decode_speech(root, station.id, sh.hour)
+    timeline, used = hour_timeline(root, station.id, sh.hour, pieces)
+    outputs: dict[str, Any] = {"speech_segments": StationOutput(timeline_rows(timeline, sh.hour))}
+    if transcriber is None or not station.speech.enabled:
+        outputs["transcripts"] = []
+        return outputs
+    spans = [(s.start_s, s.end_s) for s in timeline if s.kind == "speech"]
+    try:
+        result = transcriber.transcribe_spans(pieces, spans, station.language)
+    except Exception as exc:  # the timeline is still worth writing
+        outputs["transcripts"] = StationFailure(f"transcription failed: {type(exc).__name__}: {exc}")
+        return outputs
+    rows = transcript_rows(result, sh.hour, station.id, transcriber.model_label)
+    dropped = sum(1 for r in rows if r["dropped"])
+    missing = [name for name, present in used.items() if not present]
+    sh.log.info(
+        f"{station.id}: {result.audio_s:.0f} s of speech sent to Whisper in {result.seconds:.0f} s "
+        f"({result.audio_s / max(result.seconds, 1e-6):.1f}x), language {result.language}, "
+        f"{len(rows)} segments, {dropped} dropped"
+        + (f"; not subtracted (no file): {', '.join(missing)}" if missing else "")
+    )
+    outputs["transcripts"] = StationOutput(rows)
+    return outputs
+
+
+speech = station_hour_multi_asset(
+    name="speech",
+    outputs=[
+        HourlyOutput(
+            name="speech_segments",
+            description="The hour's conducteur per station: speech, music, silence and unknown spans.",
+            schema=SPEECH_SEGMENTS_SCHEMA,
+        ),
+        HourlyOutput(
+            name="transcripts",
+            description="Whisper transcript of the hour's speech per station, with dropped hallucinations.",
+            schema=TRANSCRIPTS_SCHEMA,
+            check_description="Fails the hour when a station's speech could not be transcribed, naming it.",
+        ),
+    ],
+    compute=_speech,
+    setup=_load_transcriber,
+    group_name="speech",
+    pool="whisper",
+)
+
+
+def _llm_settings(
+    context: dg.AssetExecutionContext, _settings: PigeSettings, _stations: list[Station]
+) -> Any:
+    llm = OllamaSettings.from_env()
+    if llm.enabled:
+        context.log.info(f"summaries through Ollama at {llm.host}, model {llm.model}")
+    else:
+        context.log.info(
+            "OLLAMA_HOST unset: offline summaries, redone by summaries_redo_sensor once it is set"
+        )
+    return llm
+
+
+def _summary(sh: StationHour, llm: OllamaSettings) -> StationOutput:
+    row = summary_for_hour(sh.settings.data_root, sh.station, sh.hour, llm)
+    problem = f"LLM summary failed: {row['error']}" if row["status"] == "failed" else None
+    return StationOutput([row], problem)
+
+
+summaries = station_hour_asset(
+    name="summaries",
+    description="Per station-hour: a short summary, keywords and topics of what was said.",
+    schema=SUMMARIES_SCHEMA,
+    compute=_summary,
+    deps=["transcripts"],
+    setup=_llm_settings,
+    group_name="speech",
+    pool="llm",
+    check_description="Fails the hour when a station's LLM summary failed (the row is recorded as failed).",
+)
+
+
+def _mentions(sh: StationHour, _shared: object) -> list[dict]:
+    return mentions_for_hour(sh.settings.data_root, sh.station, sh.hour)
+
+
+mentions = station_hour_asset(
+    name="mentions",
+    description="Each time a station's watch terms were said in the hour, with the sentence.",
+    schema=MENTIONS_SCHEMA,
+    compute=_mentions,
+    deps=["transcripts"],
+    group_name="speech",
+)

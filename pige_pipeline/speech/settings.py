@@ -1,0 +1,72 @@
+"""Which Whisper model to run and how: a pydantic model filled from PIGE_WHISPER_* variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pige_pipeline.models import ensure_whisper_base
+
+# Names faster-whisper resolves through the Hugging Face cache; with local_files_only they only work if
+# the model was cached beforehand, never by downloading.
+KNOWN_MODEL_NAMES = frozenset(
+    {"tiny", "tiny.en", "base", "base.en", "small", "small.en", "medium", "medium.en",
+     "large-v1", "large-v2", "large-v3", "large", "distil-large-v2", "distil-large-v3", "turbo"}
+)  # fmt: skip
+
+
+class WhisperSettings(BaseModel):
+    """Transcription settings. Build with `WhisperSettings.from_env()`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = Field(
+        None, description="Local CTranslate2 directory or a cached model name; None = the embedded base."
+    )
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    compute_type: str = Field("int8", description="CTranslate2 compute type: int8, int8_float16, float16...")
+    cpu_threads: int = Field(2, ge=1, le=256)
+    beam_size: int = Field(5, ge=1, le=20)
+    batch_size: int = Field(8, ge=1, le=128, description="30 s windows decoded together.")
+
+    @classmethod
+    def from_env(cls) -> WhisperSettings:
+        """PIGE_WHISPER_MODEL, _DEVICE, _COMPUTE_TYPE, _CPU_THREADS, _BEAM_SIZE, _BATCH_SIZE."""
+        values: dict[str, Any] = {}
+        for field in ("model", "device", "compute_type", "cpu_threads", "beam_size", "batch_size"):
+            raw = os.environ.get(f"PIGE_WHISPER_{field.upper()}")
+            if raw:
+                values[field] = raw
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"PIGE_WHISPER_{str(e['loc'][0]).upper()}: {e['msg']}" for e in exc.errors() if e["loc"]
+            )
+            raise ValueError(f"Whisper settings from the environment are not usable: {problems}") from None
+
+    def model_path(self) -> str:
+        """A directory or cached name faster-whisper can load without the network."""
+        if self.model is None:
+            return str(ensure_whisper_base())
+        path = Path(self.model).expanduser()
+        if path.is_dir():
+            if not (path / "model.bin").exists():
+                raise ValueError(
+                    f"PIGE_WHISPER_MODEL={self.model}: directory has no model.bin; "
+                    "point it at a CTranslate2 model directory (converted with ct2-transformers-converter)"
+                )
+            return str(path)
+        if self.model in KNOWN_MODEL_NAMES:
+            return self.model
+        raise ValueError(
+            f"PIGE_WHISPER_MODEL={self.model}: neither an existing directory nor a Whisper model name "
+            f"({', '.join(sorted(KNOWN_MODEL_NAMES))}); unset it to use the embedded base model"
+        )
+
+    def label(self) -> str:
+        name = Path(self.model).name if self.model else "whisper-base"
+        return f"{name} ({self.device}, {self.compute_type})"

@@ -14,6 +14,7 @@ listener gets audio from "now", not a few seconds of backlog: the recorder's tim
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import grp
 import json
@@ -130,7 +131,7 @@ class IcecastServer:
                     f"icecast2 exited with status {self._process.returncode} on port {self.port}: "
                     + self._tail(self.workdir / "log" / "error.log")
                 )
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, ValueError):
                 self.status()
                 return
             time.sleep(0.05)
@@ -177,7 +178,10 @@ class IcecastServer:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/status-json.xsl", timeout=2) as resp:
             # Icecast 2.4 writes invalid JSON ("title": -) for some unset fields; keep it parseable.
             text = resp.read().decode("utf-8", errors="replace").replace(":-,", ":null,")
-            return json.loads(text)
+            try:
+                return json.loads(text)
+            except ValueError:
+                raise ValueError(f"icecast status is not JSON: {text[:300]!r}") from None
 
     def live_mounts(self) -> set[str]:
         """Mounts that have a connected source right now."""
@@ -269,8 +273,6 @@ class IcecastServer:
         query = urllib.parse.urlencode({"mount": _mount(mount), "mode": "updinfo", "song": title})
         request = urllib.request.Request(f"http://127.0.0.1:{self.port}/admin/metadata?{query}")
         token = f"admin:{self.admin_password}".encode()
-        import base64
-
         request.add_header("Authorization", "Basic " + base64.b64encode(token).decode())
         with urllib.request.urlopen(request, timeout=5) as resp:
             resp.read()

@@ -120,10 +120,7 @@ def _write_atomic_json(path: Path, data: object) -> None:
 
 
 def _remove(path: Path) -> None:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
+    path.unlink(missing_ok=True)
 
 
 def _compact_day(

@@ -563,6 +563,7 @@ def write_compacted(data_root: Path, data: SyntheticData) -> int:
         targets = data.station_hours if asset == "audio_chunks" else recorded
         days = pd.Series(frame["hour"]).dt.floor("D").to_numpy()
         target_days = targets["hour"].dt.floor("D").to_numpy()
+        counts = frame.groupby(["station", "hour"]).size().rename("rows").reset_index()
         for day in np.unique(target_days):
             the_day: date = pd.Timestamp(day).date()
             rows = np.flatnonzero(days == day)
@@ -570,18 +571,12 @@ def write_compacted(data_root: Path, data: SyntheticData) -> int:
             path.parent.mkdir(parents=True, exist_ok=True)
             pq.write_table(table.take(pa.array(rows, pa.int64())), path, compression="zstd")
             hours = targets[target_days == day]
-            counts = pd.Series(1, index=pd.MultiIndex.from_arrays([frame["station"].to_numpy()[rows], frame["hour"].to_numpy()[rows]])).groupby(level=[0, 1]).sum() if len(rows) else pd.Series(dtype=int)  # fmt: skip
+            merged = hours[["station", "hour"]].merge(counts, on=["station", "hour"], how="left")
             index = pa.table(
                 {
                     "station": pa.array(hours["station"].to_numpy(), pa.string()),
                     "hour": pa.array(hours["hour"], pa.timestamp("us", tz="UTC")),
-                    "rows": pa.array(
-                        [
-                            int(counts.get((s, h), 0))
-                            for s, h in zip(hours["station"], hours["hour"].to_numpy(), strict=True)
-                        ],
-                        pa.int64(),
-                    ),  # fmt: skip
+                    "rows": pa.array(merged["rows"].fillna(0).astype("int64").to_numpy(), pa.int64()),
                     "path": pa.array([""] * len(hours), pa.string()),
                     "asset": pa.array([asset] * len(hours), pa.string()),
                 }

@@ -1,0 +1,15 @@
+"""Report partitions: one per UTC day for daily reports, one per month for the monthly statement.
+
+A report period is a partition, so re-running a day after a late hour is one click (or one
+back-fill), and the UI shows which days and months exist; 365 partitions a year stay far below
+Dagster's guidance, unlike the station x hour product the hourly assets avoid.
+"""
+
+import dagster as dg
+
+from pige_pipeline.defs.partitions import PARTITIONS_START
+
+daily_report_partitions = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START[:10], timezone="UTC")
+monthly_report_partitions = dg.MonthlyPartitionsDefinition(
+    start_date=PARTITIONS_START[:8] + "01", timezone="UTC"
+)

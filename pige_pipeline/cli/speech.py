@@ -152,7 +152,8 @@ def search(
         if as_json:
             typer.echo(
                 json.dumps(
-                    {"station": hit.station, "start": hit.start.isoformat(), "start_s": hit.start_s,
+                    {"station": hit.station, "start": hit.start.isoformat(), "end": hit.end.isoformat(),
+                     "start_s": hit.start_s,
                      "text": hit.text, "snippet": hit.snippet},
                     ensure_ascii=False,
                 )

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pige_pipeline.audio.probe import AudioProbeError, probe_audio
 from pige_pipeline.hours import utc
@@ -97,16 +97,27 @@ def import_archive(
     regexes = (
         [compile_pattern(pattern)] if pattern else [compile_pattern(p) for p in ROTTER_PATTERNS.values()]
     )
-    zone = ZoneInfo(timezone)
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise PatternError(
+            f"unknown timezone {timezone!r}: use an IANA name such as 'Europe/Paris'"
+        ) from None
     report = ImportReport()
     for path, fields in _candidates(source, regexes):
         if fields is None:
             report.unmatched.append(path)
             continue
-        local = datetime(
-            int(fields["Y"]), int(fields["m"]), int(fields["d"]), int(fields["H"]),
-            int(fields.get("M") or 0), int(fields.get("S") or 0), tzinfo=zone,
-        )  # fmt: skip
+        try:
+            local = datetime(
+                int(fields["Y"]), int(fields["m"]), int(fields["d"]), int(fields["H"]),
+                int(fields.get("M") or 0), int(fields.get("S") or 0), tzinfo=zone,
+            )  # fmt: skip
+        except ValueError as exc:  # '2026/13/45/99': one bad name must not stop the import
+            report.skipped_unreadable.append(
+                (path, f"{path}: its name gives an impossible date ({exc}); rename it or fix --pattern")
+            )
+            continue
         try:
             info = probe_audio(path)
         except AudioProbeError as exc:

@@ -99,8 +99,11 @@ class Station(BaseModel):
     def _timezone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {value!r}: use an IANA name such as 'Europe/Paris'") from None
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            # OSError: a directory of the zone database ('America') or a name too long for a file.
+            raise ValueError(
+                f"unknown timezone {value[:80]!r}: use an IANA name such as 'Europe/Paris'"
+            ) from None
         return value
 
     @property
@@ -148,6 +151,15 @@ def check_stream_url(url: str) -> None:
         )
     if not parts.hostname:
         raise ValueError(f"stream URL {redact_url(url)!r} has no host name")
+    try:
+        parts.port  # noqa: B018 - urllib checks the port only when it is read
+    except ValueError:
+        raise ValueError(f"stream URL {redact_url(url)!r} has an invalid port (use 1-65535)") from None
+
+
+# `user:password@` where urlsplit sees no authority (no scheme, '://user:pw@host'): masked by pattern.
+_LOOSE_PASSWORD = re.compile(r"(?P<head>(?:^|//)[^/?#@\s:]*:)[^/?#@\s]+@")
+_URL_PASSWORD = re.compile(r"[^/?#@\s:]*:(?P<pw>[^/?#@\s]+)@")
 
 
 def redact_url(url: str) -> str:
@@ -156,12 +168,21 @@ def redact_url(url: str) -> str:
         parts = urlsplit(url)
     except ValueError:
         return "<unparseable URL>"
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username}:***@{parts.hostname}"
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    if parts.password is not None:
+        # The host and port are kept as written: reading `parts.port` raises on a bad port.
+        host = parts.netloc.rpartition("@")[2]
+        netloc = f"{parts.username}:***@{host}"
+        url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return _LOOSE_PASSWORD.sub(r"\g<head>***@", url)
+
+
+def _hide_passwords(message: str, text: str) -> str:
+    """Mask every URL password of the stations file that a parser message quotes back."""
+    message = _LOOSE_PASSWORD.sub(r"\g<head>***@", message)
+    for match in _URL_PASSWORD.finditer(text):
+        if len(match.group("pw")) >= 4:  # shorter ones would mask ordinary words of the message
+            message = message.replace(match.group("pw"), "***")
+    return message
 
 
 def _describe_error(path: Path, raw: Any, error: dict[str, Any]) -> str:
@@ -191,14 +212,18 @@ def parse_stations(text: str, path: Path | str = "<stations.yaml>") -> StationsF
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise StationsFileError(f"{path}: not valid YAML: {exc}") from None
+        # The parser's own message quotes the offending line, which may hold a stream password.
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise StationsFileError(_hide_passwords(f"{path}: not valid YAML{where}: {problem}", text)) from None
     if not isinstance(raw, dict) or "stations" not in raw:
         raise StationsFileError(f"{path}: expected a mapping with a 'stations:' list at the top level")
     try:
         return StationsFile.model_validate(raw)
     except ValidationError as exc:
         lines = [_describe_error(path, raw, err) for err in exc.errors()]
-        raise StationsFileError("\n".join(lines)) from None
+        raise StationsFileError(_hide_passwords("\n".join(lines), text)) from None
 
 
 def load_stations(path: Path | str) -> StationsFile:

@@ -1,0 +1,390 @@
+"""Find catalogue plays in a stream of sub-fingerprints: lookup, alignment, verification, segmentation.
+
+1. Lookup: every query item's key (its most robust bits) gives postings (track, speed, position);
+   each posting votes for an alignment diagonal d = reference item - query item.
+2. Candidates: (track, speed, diagonal) with enough votes.
+3. Verification: along the candidate's diagonal (+- `max_drift` items, which absorbs up to 0.5 %
+   residual speed error), the bit error rate of the 16 robust bits, smoothed over `smooth_items`.
+4. Segmentation: items under `seg_ber` form runs; runs closer than `merge_gap_s` merge (talk-over);
+   a run is a play when it lasts `min_play_s` and its mean BER is under `accept_ber`.
+5. Resolution: variants of the same play (neighbouring speeds or diagonals) merge; different tracks
+   may overlap by a crossfade, not more.
+Thresholds come from `benchmarks/airplay_eval.py --calibrate` (docs/airplay.md says how).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from pige_pipeline.airplay.bits import VERIFY_BITS, pack_bits, popcount16, verify_values
+from pige_pipeline.airplay.fingerprint import ITEM_S, ITEM_SPAN_S
+from pige_pipeline.airplay.index import CatalogueIndex
+
+_CHANCE = VERIFY_BITS / 2
+
+
+@dataclass(frozen=True)
+class MatchParams:
+    """Matcher thresholds (BER on the 16 robust bits; 0.5 is chance)."""
+
+    seg_ber: float = 0.30
+    accept_ber: float = 0.24
+    smooth_items: int = 24
+    max_drift: int = 8
+    merge_gap_s: float = 8.0
+    min_play_s: float = 10.0
+    min_votes: int = 3
+    max_bucket: int = 400
+    max_candidates: int = 600
+    max_crossfade_s: float = 15.0
+    # Where inside an edge item's ~2.7 s window the cut lies once the item counts as matched (the
+    # window is mostly inside the play); medians of the evaluation set's boundary errors.
+    start_centre_s: float = 1.36
+    end_centre_s: float = 1.36
+    snap_s: float = 3.0
+    # Logistic confidence on (accept_ber - ber) and log(duration / min_play_s).
+    conf_a: float = 40.0
+    conf_b: float = 1.0
+    conf_c: float = 0.0
+
+
+DEFAULT_PARAMS = MatchParams()
+
+
+@dataclass
+class Play:
+    """A verified play of one track inside one contiguous piece (times in seconds into the hour)."""
+
+    track: int
+    track_id: str
+    start_s: float
+    end_s: float
+    ref_offset_s: float
+    speed: float
+    ber: float
+    n_items: int
+    diagonal: float
+    confidence: float = 0.0
+    piece_start_s: float = 0.0
+    piece_end_s: float = 0.0
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+    @property
+    def score(self) -> float:
+        return float(np.clip(1.0 - self.ber / 0.5, 0.0, 1.0))
+
+
+@dataclass
+class Candidate:
+    segment: int  # g = speed * n_tracks + track
+    diagonal: int
+    votes: int
+    query_item: int = 0  # centre of the query block the votes came from
+
+
+def find_candidates(
+    index: CatalogueIndex, query: np.ndarray, params: MatchParams = DEFAULT_PARAMS
+) -> list[Candidate]:
+    """Vote (segment, diagonal) from key lookups of every query item; most-voted first."""
+    n = len(query)
+    if n == 0 or index.n_tracks == 0:
+        return []
+    keys = pack_bits(query, index.key_bits).astype(np.int64)
+    # A held note repeats one key for many items; its repeats would all vote, so only the first does.
+    repeat = np.concatenate([[False], keys[1:] == keys[:-1]])
+    ks, ps = [], []
+    for v in range(len(index.speeds)):
+        offsets = index.offsets[v]
+        lo = np.asarray(offsets[keys], dtype=np.int64)
+        cnt = np.asarray(offsets[keys + 1], dtype=np.int64) - lo
+        # Over-full buckets come from silence or drones and only add noise votes.
+        cnt[(cnt > params.max_bucket) | repeat] = 0
+        total = int(cnt.sum())
+        if total == 0:
+            continue
+        first = np.cumsum(cnt) - cnt
+        idx = np.repeat(lo - first, cnt) + np.arange(total, dtype=np.int64)
+        ps.append(np.asarray(index.postings[v][idx], dtype=np.int64))
+        ks.append(np.repeat(np.arange(n, dtype=np.int64), cnt))
+    if not ps:
+        return []
+    k = np.concatenate(ks)
+    p = np.concatenate(ps)
+    g = np.searchsorted(index.seg_start, p, side="right") - 1
+    d = p - index.seg_start[g] - k
+    # Votes count inside (segment, 1-s diagonal bin, ~15-s query block): a true play's hits cluster
+    # in time, chance hits are spread over the hour.
+    width, block = 8, 120
+    n_dbins = (n + int(np.diff(index.seg_start).max()) + 2 * width) // width + 2
+    n_blocks = n // block + 1
+    code = (g * n_dbins + (d + n + width) // width) * n_blocks + k // block
+    uniq, inverse, counts = np.unique(code, return_inverse=True, return_counts=True)
+    dsum = np.bincount(inverse, weights=d.astype(np.float64))
+    # A true diagonal's votes can straddle two diagonal bins: add the next bin's votes.
+    nxt = np.searchsorted(uniq, uniq + n_blocks)
+    nxt_c = np.minimum(nxt, len(uniq) - 1)
+    has_next = (nxt < len(uniq)) & (uniq[nxt_c] == uniq + n_blocks)
+    pair = counts + np.where(has_next, counts[nxt_c], 0)
+    pair_d = dsum + np.where(has_next, dsum[nxt_c], 0)
+    keep = np.flatnonzero(pair >= params.min_votes)
+    keep = keep[np.argsort(-pair[keep], kind="stable")][: params.max_candidates]
+    return [
+        Candidate(
+            int(uniq[i] // n_blocks // n_dbins),
+            int(round(pair_d[i] / pair[i])),
+            int(pair[i]),
+            int(uniq[i] % n_blocks) * block + block // 2,
+        )
+        for i in keep
+    ]
+
+
+def _boxcar(values: np.ndarray, width: int) -> np.ndarray:
+    """Centred moving mean along the last axis (edges use the part of the window that exists)."""
+    csum = np.concatenate([np.zeros(values.shape[:-1] + (1,)), np.cumsum(values, axis=-1)], axis=-1)
+    n = values.shape[-1]
+    half = width // 2
+    lo = np.clip(np.arange(n) - half, 0, n)
+    hi = np.clip(np.arange(n) - half + width, 0, n)
+    return (csum[..., hi] - csum[..., lo]) / np.maximum(hi - lo, 1)
+
+
+def verify_candidate(
+    index: CatalogueIndex,
+    query16: np.ndarray,
+    cand: Candidate,
+    params: MatchParams = DEFAULT_PARAMS,
+) -> list[Play]:
+    """Runs along the candidate's diagonal whose bit error rate says the track is playing."""
+    ref = np.asarray(index.segment(cand.segment))
+    nq, nr, drift = len(query16), len(ref), params.max_drift
+    k_lo, k_hi = max(0, -cand.diagonal - drift), min(nq, nr - cand.diagonal + drift)
+    min_items = int(params.min_play_s / ITEM_S)
+    if k_hi - k_lo < min_items:
+        return []
+    ks = np.arange(k_lo, k_hi)
+    errors = np.full((2 * drift + 1, len(ks)), _CHANCE, dtype=np.float32)
+    for r in range(-drift, drift + 1):
+        j = ks + cand.diagonal + r
+        ok = (j >= 0) & (j < nr)
+        errors[r + drift, ok] = popcount16(query16[ks[ok]] ^ ref[j[ok]])
+    smooth = _boxcar(errors, params.smooth_items) / VERIFY_BITS
+    best_r = smooth.argmin(axis=0)
+    best = smooth[best_r, np.arange(len(ks))]
+    matched = best < params.seg_ber
+    runs = _runs(matched, int(params.merge_gap_s / ITEM_S))
+    n_tracks = index.n_tracks
+    track, v = cand.segment % n_tracks, cand.segment // n_tracks
+    speed = float(index.speeds[v])
+    plays = []
+    for a, b in runs:
+        r_run = int(np.median(best_r[a:b]))
+        item_err = errors[r_run] / VERIFY_BITS
+        a, b = _refine(item_err, a, b, params)
+        if (b - a) * ITEM_S < params.min_play_s * 0.5:
+            continue
+        run_err = errors[best_r[a:b], np.arange(a, b)] / VERIFY_BITS
+        ber = float(run_err.mean())
+        k_start, k_end = int(ks[a]), int(ks[b - 1])
+        j_start = k_start + cand.diagonal + (int(best_r[a]) - drift)
+        j_end = k_end + cand.diagonal + (int(best_r[b - 1]) - drift)
+        lead, tail = params.start_centre_s, params.end_centre_s
+        if j_start * ITEM_S * speed < params.snap_s:
+            # The first seconds of a track follow other audio, which spoils the first items:
+            # a play whose first match is this close to the track's start began at the start.
+            k_start, j_start, lead = max(0, k_start - j_start), max(0, j_start - k_start), 0.0
+        if (nr - 1 - j_end) * ITEM_S * speed < params.snap_s:
+            k_end, j_end, tail = min(nq - 1, k_end + nr - 1 - j_end), nr - 1, ITEM_SPAN_S
+        # A piece's own first and last items have no audio before or after them to be spoiled by.
+        if k_start == 0:
+            lead = 0.0
+        if k_end == nq - 1:
+            tail = ITEM_SPAN_S
+        plays.append(
+            Play(
+                track=int(track),
+                track_id=str(index.tracks["track_id"].iat[track]),
+                start_s=k_start * ITEM_S + lead,
+                end_s=k_end * ITEM_S + tail,
+                ref_offset_s=max(0.0, (j_start * ITEM_S + lead) * speed),
+                speed=speed,
+                ber=ber,
+                n_items=b - a,
+                diagonal=float(cand.diagonal + r_run - drift),
+            )
+        )
+    return plays
+
+
+def _local_ber(query16: np.ndarray, ref: np.ndarray, ks: np.ndarray, diagonal: int, drift: int) -> float:
+    """Lowest BER of 12-s windows (every 6 s) along a short stretch of the diagonal, over all drifts."""
+    shifts = np.arange(-drift, drift + 1)
+    j = ks[None, :] + diagonal + shifts[:, None]
+    ok = (j >= 0) & (j < len(ref))
+    err = np.where(ok, popcount16(query16[ks][None, :] ^ ref[np.clip(j, 0, len(ref) - 1)]), _CHANCE)
+    win = 96
+    if err.shape[1] < win:
+        return float(err.mean(axis=1).min() / VERIFY_BITS)
+    csum = np.concatenate([np.zeros((len(shifts), 1)), np.cumsum(err, axis=1)], axis=1)
+    starts = np.arange(0, err.shape[1] - win + 1, win // 2)
+    return float(((csum[:, starts + win] - csum[:, starts]) / win).min() / VERIFY_BITS)
+
+
+def _runs(mask: np.ndarray, max_gap: int) -> list[tuple[int, int]]:
+    """[start, end) runs of True, joining runs separated by at most `max_gap` False items."""
+    idx = np.flatnonzero(mask)
+    if len(idx) == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(idx) > max_gap + 1)
+    starts = np.concatenate([[idx[0]], idx[breaks + 1]])
+    ends = np.concatenate([idx[breaks], [idx[-1]]]) + 1
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))
+
+
+def _refine(item_err: np.ndarray, a: int, b: int, params: MatchParams) -> tuple[int, int]:
+    """Move run edges to the first (last) item whose error is nearer the run's than chance.
+
+    Such an item's window lies mostly inside the play, which makes the edge independent of how
+    degraded the audio is (a fixed threshold would cut clean audio late and noisy audio early).
+    """
+    inside = float(np.median(item_err[a:b]))
+    threshold = min(params.seg_ber, (inside + 0.47) / 2)
+    w = params.smooth_items
+    n = len(item_err)
+    near = _boxcar(item_err, 4) < threshold
+    lo, hi = max(0, a - w), min(n, a + w)
+    good = np.flatnonzero(near[lo:hi])
+    new_a = lo + int(good[0]) if len(good) else a
+    lo, hi = max(0, b - w), min(n, b + w)
+    good = np.flatnonzero(near[lo:hi])
+    new_b = lo + int(good[-1]) + 1 if len(good) else b
+    return (new_a, new_b) if new_b > new_a else (a, b)
+
+
+def match_piece(
+    index: CatalogueIndex,
+    query: np.ndarray,
+    offset_s: float = 0.0,
+    params: MatchParams = DEFAULT_PARAMS,
+    duration_s: float | None = None,
+) -> list[Play]:
+    """Verified, resolved plays in one contiguous piece of sub-fingerprints."""
+    query = np.asarray(query, dtype=np.uint32)
+    query16 = verify_values(query)
+    raw: list[Play] = []
+    done: dict[int, list[int]] = {}
+    covered: dict[int, list[tuple[float, float]]] = {}
+    n_tracks = index.n_tracks
+    for cand in find_candidates(index, query, params):
+        seen = done.setdefault(cand.segment, [])
+        if any(abs(cand.diagonal - d) <= params.max_drift for d in seen):
+            continue
+        # Once a play of this track explains the votes' moment, other speeds and diagonals of the same
+        # airing add nothing.
+        at = cand.query_item * ITEM_S
+        if any(a <= at <= b for a, b in covered.get(cand.segment % n_tracks, [])):
+            continue
+        # Cheap local check first: most candidates are chance votes and stop here.
+        ref = np.asarray(index.segment(cand.segment))
+        local = np.arange(max(0, cand.query_item - 120), min(len(query16), cand.query_item + 120))
+        if _local_ber(query16, ref, local, cand.diagonal, params.max_drift) >= params.seg_ber:
+            continue
+        seen.append(cand.diagonal)
+        found = verify_candidate(index, query16, cand, params)
+        raw.extend(found)
+        covered.setdefault(cand.segment % n_tracks, []).extend(
+            (p.start_s, p.end_s) for p in found if p.ber < params.accept_ber
+        )
+    end = duration_s if duration_s is not None else len(query) * ITEM_S + ITEM_SPAN_S
+    plays = []
+    for play in resolve(raw, params):
+        if play.ber >= params.accept_ber or play.duration_s < params.min_play_s:
+            continue
+        track_left = float(index.tracks["duration_s"].iat[play.track]) - play.ref_offset_s
+        start = max(0.0, play.start_s)
+        stop = min(end, play.end_s, play.start_s + track_left / play.speed + 0.5)
+        play = replace(play, start_s=offset_s + start, end_s=offset_s + stop)
+        play.piece_start_s, play.piece_end_s = offset_s, offset_s + end
+        play.confidence = confidence(play, params)
+        plays.append(play)
+    return sorted(plays, key=lambda p: p.start_s)
+
+
+def resolve(plays: list[Play], params: MatchParams = DEFAULT_PARAMS) -> list[Play]:
+    """Merge duplicates of one play and drop weaker tracks that overlap a stronger one too much."""
+    ranked = sorted(plays, key=lambda p: -(p.n_items * (0.5 - p.ber)))
+    kept: list[Play] = []
+    for play in ranked:
+        absorbed = False
+        for other in kept:
+            overlap = min(play.end_s, other.end_s) - max(play.start_s, other.start_s)
+            shorter = min(play.duration_s, other.duration_s)
+            if play.track == other.track:
+                # Same track: the same airing seen through a neighbouring speed or diagonal.
+                shift = (play.start_s - other.start_s) - (
+                    play.ref_offset_s - other.ref_offset_s
+                ) / other.speed
+                if overlap > -params.merge_gap_s and abs(shift) < 3.0:
+                    if play.ber < params.accept_ber:
+                        _absorb(other, play)
+                    absorbed = True
+                    break
+                if overlap > 0.5 * shorter:
+                    absorbed = True
+                    break
+            elif overlap > params.max_crossfade_s and overlap > 0.5 * shorter:
+                absorbed = True
+                break
+        if not absorbed:
+            kept.append(play)
+    return kept
+
+
+def _absorb(keep: Play, extra: Play) -> None:
+    """Extend `keep` by the part of `extra` it does not cover; the BER is weighted by the new items."""
+    added = max(0.0, keep.start_s - extra.start_s) + max(0.0, extra.end_s - keep.end_s)
+    if added <= 0:
+        return
+    if extra.start_s < keep.start_s:
+        keep.ref_offset_s = max(0.0, keep.ref_offset_s - (keep.start_s - extra.start_s) * keep.speed)
+        keep.start_s = extra.start_s
+    keep.end_s = max(keep.end_s, extra.end_s)
+    new_items = int(round(added / ITEM_S))
+    keep.ber = (keep.ber * keep.n_items + extra.ber * new_items) / (keep.n_items + new_items)
+    keep.n_items += new_items
+
+
+def confidence(play: Play, params: MatchParams = DEFAULT_PARAMS) -> float:
+    """Probability that the play is right, from a logistic fit on the evaluation set."""
+    z = (
+        params.conf_a * (params.accept_ber - play.ber)
+        + params.conf_b * math.log(max(play.duration_s, 1e-3) / params.min_play_s)
+        + params.conf_c
+    )
+    return float(1.0 / (1.0 + math.exp(-z)))
+
+
+def match_fingerprint_rows(
+    index: CatalogueIndex, rows: list[dict], params: MatchParams = DEFAULT_PARAMS
+) -> list[Play]:
+    """Plays in every piece of one station-hour (`fingerprints` rows with speed 1.0)."""
+    plays: list[Play] = []
+    for row in rows:
+        if float(row.get("speed", 1.0)) != 1.0:
+            continue
+        plays.extend(
+            match_piece(
+                index,
+                np.asarray(row["fingerprint"], dtype=np.uint32),
+                float(row["part_offset_s"]),
+                params,
+                float(row["duration_s"]) if row.get("duration_s") is not None else None,
+            )
+        )
+    return sorted(plays, key=lambda p: p.start_s)

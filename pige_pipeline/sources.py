@@ -30,9 +30,18 @@ def asc_tracks() -> list[Path]:
     return _files(ASC_MUSIC, "*.ogg", "*.mp3", "*.flac", "*.wav")
 
 
+def _prompts(root: Path) -> list[Path]:
+    # silence/ holds 1-10 s of digital silence, and tones are beeps: neither is speech.
+    return [
+        p
+        for p in _files(root, "*.wav")
+        if "silence" not in p.parts and "tone" not in p.stem and "beep" not in p.stem
+    ]
+
+
 def french_prompts() -> list[Path]:
-    return _files(FRENCH_SPEECH, "*.wav")
+    return _prompts(FRENCH_SPEECH)
 
 
 def english_prompts() -> list[Path]:
-    return _files(ENGLISH_SPEECH, "*.wav")
+    return _prompts(ENGLISH_SPEECH)

@@ -1,0 +1,220 @@
+"""`pige report ...` and `pige analytics rebuild`: the reports without opening the UI."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
+from typing import Annotated
+
+import duckdb
+import typer
+
+from pige_pipeline.analytics import AnalyticsNotBuiltError, connect, db_path, rebuild
+from pige_pipeline.cli.common import DataRootOption, fail, resolve_settings
+from pige_pipeline.reports import airplay, coverage, daily_log, dead_air, stats
+from pige_pipeline.reports.output import ReportOutput
+from pige_pipeline.reports.periods import Period, PeriodError
+from pige_pipeline.settings import PigeSettings
+
+report_app = typer.Typer(help="Reports: airplay statements, daily logs, dead air, coverage, statistics.")
+analytics_app = typer.Typer(help="The analytics DuckDB database.", no_args_is_help=True)
+
+StationOpt = Annotated[str | None, typer.Option("--station", help="Only this station.")]
+FormatOpt = Annotated[
+    list[str] | None,
+    typer.Option("--format", help="csv, parquet or html; repeat for several (default: all three)."),
+]
+RebuildOpt = Annotated[
+    bool, typer.Option("--rebuild", help="Rebuild the analytics database first (picks up the newest hours).")
+]
+DateOpt = Annotated[str | None, typer.Option("--date", help="A UTC day, YYYY-MM-DD.")]
+MonthOpt = Annotated[str | None, typer.Option("--month", help="A UTC month, YYYY-MM.")]
+
+
+def _formats(values: list[str] | None) -> tuple[str, ...]:
+    chosen = tuple(v.strip().lower() for v in values) if values else ("csv", "parquet", "html")
+    unknown = [v for v in chosen if v not in ("csv", "parquet", "html")]
+    if unknown:
+        fail(f"unknown --format {', '.join(unknown)}: use csv, parquet or html")
+    return chosen
+
+
+def _period(date: str | None, month: str | None) -> Period:
+    if bool(date) == bool(month):
+        fail("give exactly one of --date YYYY-MM-DD or --month YYYY-MM")
+    try:
+        return Period.day(date) if date else Period.month(month or "")
+    except PeriodError as exc:
+        fail(str(exc))
+        raise
+
+
+def _open(settings: PigeSettings, force_rebuild: bool) -> duckdb.DuckDBPyConnection:
+    if force_rebuild or not db_path(settings.data_root).exists():
+        typer.echo(f"building {db_path(settings.data_root)} ...", err=True)
+        rebuild(settings)
+    try:
+        return connect(settings.data_root)
+    except AnalyticsNotBuiltError as exc:
+        fail(str(exc))
+        raise
+
+
+def _check_station(con: duckdb.DuckDBPyConnection, station: str | None) -> None:
+    if station and not con.execute("SELECT 1 FROM stations WHERE station = ?", [station]).fetchone():
+        known = ", ".join(r[0] for r in con.execute("SELECT station FROM stations ORDER BY 1").fetchall())
+        fail(f"no station {station!r} in the analytics database (known: {known or 'none'})")
+
+
+def _show(output: ReportOutput) -> None:
+    for note in output.notes:
+        typer.echo(f"note: {note}", err=True)
+    typer.echo(output.preview_markdown(rows=15))
+    for path in output.files:
+        typer.echo(f"wrote {path}")
+
+
+def _run(
+    data_root: Path | None,
+    station: str | None,
+    force_rebuild: bool,
+    work: Callable[[Path, duckdb.DuckDBPyConnection], ReportOutput],
+) -> None:
+    settings = resolve_settings(data_root)
+    with closing(_open(settings, force_rebuild)) as con:
+        _check_station(con, station)
+        _show(work(settings.data_root, con))
+
+
+@report_app.command("airplay")
+def airplay_command(
+    month: MonthOpt = None,
+    date: DateOpt = None,
+    station: StationOpt = None,
+    fmt: FormatOpt = None,
+    check: Annotated[
+        bool, typer.Option("--check/--no-check", help="Verify the statement against airplay_events.")
+    ] = True,
+    force_rebuild: RebuildOpt = False,
+    data_root: DataRootOption = None,
+) -> None:
+    """Airplay statement for a month (or a day): per station and per rights holder."""
+    period = _period(date, month)
+    formats = _formats(fmt)
+
+    def work(root: Path, con: duckdb.DuckDBPyConnection) -> ReportOutput:
+        output = airplay.write_statement(root, con, period, station, formats)
+        if check:
+            mismatches = airplay.reconcile(con, period, station)
+            if not mismatches.empty:
+                typer.echo(mismatches.to_string(index=False), err=True)
+                fail(f"the statement does not reconcile with airplay_events on {len(mismatches)} rows", 1)
+            typer.echo("reconciled with airplay_events: plays and seconds per station and track are equal")
+        return output
+
+    _run(data_root, station, force_rebuild, work)
+
+
+@report_app.command("daily")
+def daily_command(
+    date: Annotated[str, typer.Option("--date", help="A UTC day, YYYY-MM-DD.")],
+    station: StationOpt = None,
+    fmt: FormatOpt = None,
+    force_rebuild: RebuildOpt = False,
+    data_root: DataRootOption = None,
+) -> None:
+    """Daily station log: timeline of music, speech and silence, plays, dead air and coverage."""
+    period = _period(date, None)
+    formats = _formats(fmt)
+    _run(
+        data_root,
+        station,
+        force_rebuild,
+        lambda root, con: daily_log.write_daily_log(root, con, period, station, formats),
+    )
+
+
+@report_app.command("dead-air")
+def dead_air_command(
+    date: DateOpt = None,
+    month: MonthOpt = None,
+    station: StationOpt = None,
+    fmt: FormatOpt = None,
+    force_rebuild: RebuildOpt = False,
+    data_root: DataRootOption = None,
+) -> None:
+    """Dead-air report for a day or a month: every alert and the off-air time per station."""
+    period = _period(date, month)
+    formats = _formats(fmt)
+    _run(
+        data_root,
+        station,
+        force_rebuild,
+        lambda root, con: dead_air.write_dead_air(root, con, period, station, formats),
+    )
+
+
+@report_app.command("coverage")
+def coverage_command(
+    date: DateOpt = None,
+    month: MonthOpt = None,
+    station: StationOpt = None,
+    fmt: FormatOpt = None,
+    force_rebuild: RebuildOpt = False,
+    data_root: DataRootOption = None,
+) -> None:
+    """Coverage report for a day or a month: recorded seconds per station-hour, gaps and causes."""
+    period = _period(date, month)
+    formats = _formats(fmt)
+    _run(
+        data_root,
+        station,
+        force_rebuild,
+        lambda root, con: coverage.write_coverage(root, con, period, station, formats),
+    )
+
+
+@report_app.command("stats")
+def stats_command(
+    fmt: FormatOpt = None,
+    force_rebuild: RebuildOpt = False,
+    data_root: DataRootOption = None,
+) -> None:
+    """Statistics: recordings per status, hours recorded, storage per station, processing backlog."""
+    formats = _formats(fmt)
+    _run(data_root, None, force_rebuild, lambda root, con: stats.write_stats(root, con, formats))
+
+
+@analytics_app.command("rebuild")
+def rebuild_command(
+    no_compact: Annotated[
+        bool, typer.Option("--no-compact", help="Use the compacted Parquet as it is (skip compaction).")
+    ] = False,
+    data_root: DataRootOption = None,
+) -> None:
+    """Compact the hourly Parquet, rebuild analytics.duckdb under a temporary name and swap it in."""
+    settings = resolve_settings(data_root)
+    result = rebuild(settings, compact=not no_compact)
+    for name, rows in result.tables.items():
+        typer.echo(f"table {name:<16} {rows:>10} rows")
+    for name, kind in result.views.items():
+        typer.echo(f"view  {name:<16} {kind}")
+    for c in result.compaction:
+        if c.days_rewritten or c.days_removed:
+            typer.echo(
+                f"compacted {c.asset}: {c.days_rewritten} day(s) rewritten from {c.files_read} files, "
+                f"{c.days_removed} removed, {c.seconds:.1f} s"
+            )
+    for problem in result.problems[:50]:
+        typer.echo(f"skipped: {problem['problem']}", err=True)
+    if len(result.problems) > 50:
+        typer.echo(f"... and {len(result.problems) - 50} more (table `problems`)", err=True)
+    typer.echo(
+        f"{result.path} rebuilt in {result.seconds:.1f} s (compaction {result.compaction_seconds:.1f} s)"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(report_app, name="report")
+    app.add_typer(analytics_app, name="analytics")

@@ -130,3 +130,22 @@ def test_pige_search_finds_a_word_at_its_time(transcribed_hour: TranscribedHour)
     assert "0 result(s)" in later.output
     missing = runner.invoke(app, ["search", "xylophone", "--data-root", str(transcribed_hour.data_root)])
     assert "0 result(s)" in missing.output
+
+
+def test_pige_speech_transcribe_command(french_mix, tmp_path) -> None:
+    broken = tmp_path / "broken.mp3"
+    broken.write_bytes(b"not audio at all")
+    out = tmp_path / "out" / "transcript.json"
+    result = CliRunner().invoke(
+        app,
+        ["speech", "transcribe", str(french_mix.path), str(broken), "--language", "fr", "--json", str(out)],
+    )
+    assert result.exit_code == 1, result.output  # one file was unreadable: named, and the other done
+    assert "broken.mp3" in result.output and "not readable audio" in result.output
+    [report] = json.loads(out.read_text(encoding="utf-8"))
+    assert report["language"] == "fr"
+    speech_s = french_mix.speech_end_s - french_mix.speech_start_s
+    assert report["speech_s"] == pytest.approx(speech_s, abs=2.0)  # the music was never sent to Whisper
+    kept = [s for s in report["segments"] if not s["dropped"]]
+    assert "conference" in normalise(" ".join(s["text"] for s in kept))
+    assert all(french_mix.speech_start_s - 0.5 <= s["start_s"] <= french_mix.speech_end_s for s in kept)

@@ -73,15 +73,15 @@ class IcecastServer:
 
     def __init__(
         self,
-        workdir: Path | None = None,
         port: int | None = None,
         *,
         max_sources: int = 200,
         max_clients: int = 1000,
         source_timeout_s: int = 10,
     ) -> None:
-        self._own_workdir = workdir is None
-        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="pige-icecast-"))
+        # Its own directory under the system temp dir: as root, Icecast runs as `icecast2`, which
+        # cannot enter a private test directory such as pytest's tmp_path.
+        self.workdir = Path(tempfile.mkdtemp(prefix="pige-icecast-"))
         self.port = port or free_port()
         self.source_password = secrets.token_hex(8)
         self.admin_password = secrets.token_hex(8)
@@ -130,6 +130,8 @@ class IcecastServer:
                 raise IcecastError(
                     f"icecast2 exited with status {self._process.returncode} on port {self.port}: "
                     + self._tail(self.workdir / "log" / "error.log")
+                    + " "
+                    + self._tail(self.workdir / "icecast.stdout")
                 )
             with contextlib.suppress(OSError, ValueError):
                 self.status()
@@ -162,12 +164,11 @@ class IcecastServer:
                 self.restart_source(mount)
 
     def close(self) -> None:
-        """Stop every source and the server; remove the work directory if it was made here."""
+        """Stop every source and the server; remove the work directory."""
         for src in self.sources.values():
             self._stop_process(src)
         self.stop()
-        if self._own_workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
     def url(self, mount: str) -> str:
         """The listener URL of a mount."""

@@ -586,8 +586,10 @@ class StationRecorder(threading.Thread):
         else:
             self.status = "down"
             self.error = reason or f"ffmpeg exited with status {proc.returncode} before any audio"
+            # Warn once per outage, not on every retry of a station that stays down.
+            level = logging.WARNING if self._pending_gap is None else logging.DEBUG
             self._open_gap(exit_at or datetime.now(UTC), "stream_unreachable", self.error)
-            log.warning("station %r (%s): no audio: %s", station.id, station.safe_stream_url, self.error)
+            log.log(level, "station %r (%s): no audio: %s", station.id, station.safe_stream_url, self.error)
         return recorded_s
 
     # helpers ------------------------------------------------------------------------------------------

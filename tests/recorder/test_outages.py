@@ -1,0 +1,100 @@
+"""Outages on a real Icecast: a source dies mid-segment and comes back, then Icecast itself restarts."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pige_pipeline.icecast import IcecastServer
+from pige_pipeline.recorder.core import Recorder, RecorderConfig
+from pige_pipeline.stations import Station
+
+from .helpers import Background, gaps, near, spans
+
+SEGMENT_S = 5
+
+
+class CollectingSink:
+    """A LiveAudioSink that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.blocks: list[tuple[str, datetime, np.ndarray, int]] = []
+        self.downs: list[tuple[str, datetime]] = []
+        self.lock = threading.Lock()
+
+    def feed(self, station_id: str, block_start: datetime, samples: np.ndarray, sample_rate: int) -> None:
+        with self.lock:
+            self.blocks.append((station_id, block_start, samples.copy(), sample_rate))
+
+    def stream_down(self, station_id: str, at: datetime) -> None:
+        with self.lock:
+            self.downs.append((station_id, at))
+
+
+def _wait_mid_segment() -> None:
+    """Sleep until 2.5 s into the current 5 s clock segment, so an outage starts mid-segment."""
+    now = time.time()
+    time.sleep((2.5 - now % SEGMENT_S) % SEGMENT_S)
+
+
+@pytest.mark.slow
+def test_source_loss_and_icecast_restart_are_logged_and_recovered(
+    tmp_path: Path, ice: IcecastServer, stream_mp3: Path
+) -> None:
+    data_root = tmp_path / "data"
+    ice.add_source("/live.mp3", stream_mp3)
+    station = Station(id="live", name="Live", stream_url=ice.url("/live.mp3"))
+    sink = CollectingSink()
+    config = RecorderConfig(segment_seconds=SEGMENT_S, backoff_max_s=1.0, heartbeat_s=0.5)
+    started = datetime.now(UTC)
+    bg = Background(Recorder(data_root, [station], config, sink=sink, recorder_id="outages"))
+    time.sleep(6)
+
+    _wait_mid_segment()
+    killed = datetime.now(UTC)
+    ice.kill_source("/live.mp3")
+    time.sleep(10)
+    ice.restart_source("/live.mp3")
+    back = datetime.now(UTC)
+    time.sleep(7)
+
+    _wait_mid_segment()
+    server_down = datetime.now(UTC)
+    ice.restart(down_s=3)
+    server_up = datetime.now(UTC)
+    time.sleep(7)
+    stats = bg.finish()
+
+    logged = gaps(data_root, "live", started)
+    assert [g.cause for g in logged] == ["stream_lost", "stream_lost"], logged
+    first, second = logged
+    assert near(first.start, killed, 2.0) and near(first.end, back, 2.0), (first, killed, back)
+    assert near(second.start, server_down, 2.0) and near(second.end, server_up, 2.0), (second, server_down)
+    assert stats["live"].segments >= 6
+
+    # Every chunk is valid audio; the audio ends where each gap starts and resumes where it ends.
+    chunks = spans(data_root, "live")
+    for gap in logged:
+        before = [end for _start, end, _p in chunks if end <= gap.start + timedelta(seconds=1)]
+        after = [start for start, _end, _p in chunks if start >= gap.end - timedelta(seconds=1)]
+        assert before and near(max(before), gap.start, 1.0)
+        assert after and near(min(after), gap.end, 1.0)
+    recorded = sum((end - start).total_seconds() for start, end, _ in chunks)
+    gap_s = sum(g.duration_s or 0 for g in logged)
+    assert abs((chunks[-1][1] - chunks[0][0]).total_seconds() - recorded - gap_s) < 2.5
+
+    # The live sink got ~1 s blocks of 8 kHz real music, and heard each outage.
+    assert len(sink.downs) >= 2
+    assert near(sink.downs[0][1], killed, 2.0)
+    rates = {rate for _sid, _at, _s, rate in sink.blocks}
+    assert rates == {8000}
+    sizes = [len(s) for _sid, _at, s, _r in sink.blocks]
+    assert np.median(sizes) == 8000
+    loud = [float(np.sqrt(np.mean(s.astype(np.float64) ** 2))) for _sid, _at, s, _r in sink.blocks]
+    assert np.median(loud) > 300
+    assert len(sink.blocks) > 20

@@ -1,0 +1,123 @@
+"""`pige airplay detect` and `pige catalogue check/index`: the airplay domain without Dagster."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pige_pipeline.airplay.catalogue import CatalogueFileError, load_catalogue
+from pige_pipeline.airplay.fingerprint import fingerprint_rows
+from pige_pipeline.airplay.index import update_index
+from pige_pipeline.airplay.matcher import DEFAULT_PARAMS, match_fingerprint_rows
+from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE, AudioDecodeError, decode_mono
+from pige_pipeline.cli.common import DataRootOption, fail, resolve_settings
+
+airplay_app = typer.Typer(help="Find catalogue plays in recorded audio.", no_args_is_help=True)
+catalogue_app = typer.Typer(help="The catalogue of tracks that airplay recognises.", no_args_is_help=True)
+
+CatalogueOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--catalogue", help="catalogue.csv (default: PIGE_CATALOGUE or DATA_ROOT/catalogue/catalogue.csv)."
+    ),
+]
+
+
+@airplay_app.command("detect")
+def detect(
+    audio: Annotated[list[Path], typer.Argument(help="Audio files; each file's stem is its station.")],
+    catalogue: CatalogueOption = None,
+    out: Annotated[
+        Path | None, typer.Option("--csv", help="Write plays here (default: standard output).")
+    ] = None,
+    min_play_s: Annotated[float, typer.Option("--min-play", help="Shortest play reported, seconds.")] = 10.0,
+    data_root: DataRootOption = None,
+) -> None:
+    """Rows station,track_id,start_s,end_s,score for every catalogue play in each AUDIO file."""
+    settings = resolve_settings(data_root)
+    csv_path = catalogue or settings.catalogue_file
+    try:
+        loaded = load_catalogue(csv_path)
+    except CatalogueFileError as exc:
+        fail(str(exc))
+        return
+    # Per-file prints are cached by content hash under the data root; the merged index stays in memory
+    # so that a one-off CSV never replaces the pipeline's own index.
+    update = update_index(loaded, settings.state_dir / "catalogue", persist=False)
+    for problem in update.problems:
+        typer.echo(f"skipped: {problem}", err=True)
+    if update.index.n_tracks == 0:
+        fail(f"{csv_path}: no usable track to match against")
+    params = replace(DEFAULT_PARAMS, min_play_s=min_play_s)
+    failed = 0
+    found: list[list[str]] = []
+    for path in audio:
+        try:
+            samples = decode_mono(path, ANALYSIS_SAMPLE_RATE)
+        except (AudioDecodeError, OSError) as exc:
+            typer.echo(f"error: {exc}; skipped", err=True)
+            failed += 1
+            continue
+        rows = fingerprint_rows([(0.0, samples)], ANALYSIS_SAMPLE_RATE)
+        for play in match_fingerprint_rows(update.index, rows, params):
+            found.append(
+                [path.stem, play.track_id, f"{play.start_s:.2f}", f"{play.end_s:.2f}", f"{play.score:.3f}"]
+            )
+    header = ["station", "track_id", "start_s", "end_s", "score"]
+    if out:
+        with open(out, "w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle).writerows([header, *found])
+        typer.echo(f"{len(found)} plays written to {out}")
+    else:
+        csv.writer(sys.stdout).writerows([header, *found])
+    if failed:
+        raise typer.Exit(1)
+
+
+@catalogue_app.command("check")
+def check(catalogue: CatalogueOption = None, data_root: DataRootOption = None) -> None:
+    """Validate catalogue.csv: every bad row is listed with its line and track_id."""
+    settings = resolve_settings(data_root)
+    csv_path = catalogue or settings.catalogue_file
+    try:
+        loaded = load_catalogue(csv_path)
+    except CatalogueFileError as exc:
+        fail(str(exc))
+        return
+    for problem in loaded.problems:
+        typer.echo(str(problem), err=True)
+    typer.echo(f"{len(loaded.entries)} rows ok, {len(loaded.problems)} with problems")
+    if loaded.problems:
+        raise typer.Exit(1)
+
+
+@catalogue_app.command("index")
+def index(catalogue: CatalogueOption = None, data_root: DataRootOption = None) -> None:
+    """Fingerprint new or changed tracks and write the index under DATA_ROOT/state/catalogue/."""
+    settings = resolve_settings(data_root)
+    csv_path = catalogue or settings.catalogue_file
+    try:
+        loaded = load_catalogue(csv_path)
+    except CatalogueFileError as exc:
+        fail(str(exc))
+        return
+    update = update_index(loaded, settings.state_dir / "catalogue")
+    for problem in update.problems:
+        typer.echo(str(problem), err=True)
+    typer.echo(
+        f"{update.index.n_tracks} tracks indexed ({len(update.fingerprinted)} fingerprinted, "
+        f"{len(update.reused)} unchanged), {len(update.problems)} problems, "
+        f"{update.index.nbytes() / 1e6:.2f} MB, {update.seconds:.1f} s"
+    )
+    if update.problems:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(airplay_app, name="airplay")
+    app.add_typer(catalogue_app, name="catalogue")

@@ -1,0 +1,131 @@
+"""`catalogue` (incremental by content hash), hourly `airplay_events` and `unknown_music`."""
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import dagster as dg
+import numpy as np
+
+from pige_pipeline.airplay.acoustid_lookup import lookup_from_env
+from pige_pipeline.airplay.catalogue import CatalogueFileError, load_catalogue
+from pige_pipeline.airplay.events import AIRPLAY_EVENTS_SCHEMA, play_rows
+from pige_pipeline.airplay.index import CatalogueIndex, load_index, update_index
+from pige_pipeline.airplay.matcher import DEFAULT_PARAMS, Play, match_fingerprint_rows
+from pige_pipeline.airplay.unknown import UNKNOWN_MUSIC_SCHEMA, UnknownStore, unknown_rows
+from pige_pipeline.chunks import NoAudioError
+from pige_pipeline.defs.hourly import StationHour, station_hour_asset
+from pige_pipeline.defs.resources import PigeResource
+from pige_pipeline.parquet_store import read_asset_hour
+from pige_pipeline.settings import PigeSettings
+from pige_pipeline.stations import Station
+
+
+@dg.asset(
+    name="catalogue",
+    description="Fingerprint index of catalogue.csv at 7 speeds; redoes only changed files.",
+    group_name="airplay",
+    kinds={"numpy"},
+)
+def catalogue(context: dg.AssetExecutionContext, pige: PigeResource) -> dg.MaterializeResult:
+    settings = pige.settings()
+    try:
+        loaded = load_catalogue(settings.catalogue_file)
+    except CatalogueFileError as exc:
+        raise dg.Failure(description=str(exc)) from None
+    update = update_index(loaded, settings.state_dir / "catalogue", log=context.log.warning)
+    for problem in update.problems:
+        context.log.error(str(problem))
+    index = update.index
+    return dg.MaterializeResult(
+        metadata={
+            "tracks": index.n_tracks,
+            "fingerprinted": len(update.fingerprinted),
+            "reused": len(update.reused),
+            "problems": dg.MetadataValue.json([str(p) for p in update.problems]),
+            "reference_hours": round(index.reference_hours(), 3),
+            "index_mb": round(index.nbytes() / 1e6, 3),
+            "seconds": round(update.seconds, 2),
+        }
+    )
+
+
+@dataclass
+class _Shared:
+    index: CatalogueIndex | None
+    store: UnknownStore
+    lookup: Any = None
+
+
+def _setup(context: dg.AssetExecutionContext, settings: PigeSettings, _stations: list[Station]) -> _Shared:
+    index = load_index(settings.state_dir / "catalogue")
+    if index is None:
+        context.log.error("no catalogue index: materialize the `catalogue` asset first")
+    return _Shared(index, UnknownStore(settings.state_dir), lookup_from_env())
+
+
+def _fingerprints(sh: StationHour) -> list[dict]:
+    frame = read_asset_hour(sh.settings.data_root, "fingerprints", sh.station.id, sh.hour)
+    if frame is None:
+        raise NoAudioError(f"station {sh.station.id!r}, hour {sh.hour:%Y-%m-%d %H:00Z}: no fingerprints")
+    return frame.to_dict("records")
+
+
+def _plays(sh: StationHour, shared: _Shared, rows: list[dict]) -> list[Play]:
+    if shared.index is None:
+        raise RuntimeError("the catalogue is not indexed; materialize the `catalogue` asset, then rerun")
+    params = replace(DEFAULT_PARAMS, min_play_s=sh.station.airplay.min_play_seconds)
+    return match_fingerprint_rows(shared.index, rows, params)
+
+
+def _airplay(sh: StationHour, shared: _Shared) -> list[dict]:
+    if not sh.station.airplay.enabled:
+        return []
+    rows = _fingerprints(sh)
+    plays = _plays(sh, shared, rows)
+    return play_rows(sh.station.id, sh.hour, plays, shared.index, sh.settings.data_root)
+
+
+@dataclass
+class _Span:
+    start_s: float
+    end_s: float
+
+
+def _unknown(sh: StationHour, shared: _Shared) -> list[dict]:
+    if not sh.station.airplay.enabled:
+        return []
+    rows = _fingerprints(sh)
+    done = read_asset_hour(sh.settings.data_root, "airplay_events", sh.station.id, sh.hour)
+    spans = (
+        [_Span(float(a), float(b)) for a, b in zip(done["start_s"], done["end_s"], strict=True)]
+        if done is not None
+        else _plays(sh, shared, rows)
+    )
+    pieces = [
+        (float(r["part_offset_s"]), np.asarray(r["fingerprint"], dtype=np.uint32))
+        for r in rows
+        if float(r.get("speed", 1.0)) == 1.0
+    ]
+    with shared.store.locked() as store:
+        return unknown_rows(sh.station.id, sh.hour, pieces, spans, store, shared.lookup)
+
+
+airplay_events = station_hour_asset(
+    name="airplay_events",
+    description="Catalogue plays per station: track, start, end, offset in the track, score and confidence.",
+    schema=AIRPLAY_EVENTS_SCHEMA,
+    compute=_airplay,
+    deps=["fingerprints", "catalogue"],
+    setup=_setup,
+    group_name="airplay",
+)
+
+unknown_music = station_hour_asset(
+    name="unknown_music",
+    description="Music matching no catalogue track, grouped so repeated airings share a cluster_id.",
+    schema=UNKNOWN_MUSIC_SCHEMA,
+    compute=_unknown,
+    deps=["fingerprints", "catalogue", "airplay_events"],
+    setup=_setup,
+    group_name="airplay",
+)

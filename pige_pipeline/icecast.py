@@ -256,9 +256,15 @@ class IcecastServer:
         """Block until `mount` has a live source; raise `IcecastError` naming it otherwise."""
         mount = _mount(mount)
         deadline = time.monotonic() + timeout_s
+        retries = 3  # a source can be refused while a just-restarted server is still settling
         while time.monotonic() < deadline:
             src = self.sources.get(mount)
             if src is not None and src.process is not None and src.process.poll() is not None:
+                if retries > 0:
+                    retries -= 1
+                    time.sleep(0.5)
+                    self._start_process(src)
+                    continue
                 raise IcecastError(
                     f"source for {mount} exited with status {src.process.returncode}: "
                     + (self._tail(src.log_path) if src.log_path else "")

@@ -478,10 +478,14 @@ def rebuild(
     settings: PigeSettings | None = None,
     *,
     compact: bool = True,
+    full: bool = False,
     now: datetime | None = None,
     threads: int | None = None,
 ) -> RebuildResult:
-    """Compact the hourly trees, build the database under a temporary name and swap it in."""
+    """Compact the hourly trees, build the database under a temporary name and swap it in.
+
+    `compact=False` uses the compacted tree as it is; `full=True` recompacts every day.
+    """
     settings = settings or PigeSettings.from_env()
     data_root = settings.data_root
     now = now or datetime.now(UTC)
@@ -494,7 +498,9 @@ def rebuild(
         if compact:
             for asset in hourly_assets(data_root):
                 if asset not in NOT_COMPACTED:
-                    compaction.append(compact_asset(data_root, asset, threads=threads or os.cpu_count() or 2))
+                    compaction.append(
+                        compact_asset(data_root, asset, threads=threads or os.cpu_count() or 2, full=full)
+                    )
         for result in compaction:
             problems.extend(result.problems)
         compaction_seconds = time.monotonic() - started

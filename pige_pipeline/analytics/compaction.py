@@ -13,6 +13,7 @@ The hourly tree stays the system of record. A day is recompacted only when its s
 modification times of its station day-directories. Every hourly file is published by a rename inside
 its day directory, which updates that directory's mtime, so a new, rewritten or deleted hour is seen by
 statting one directory per station and day (18,250 stats per asset-year) instead of every file.
+A file changed in place, without a rename, is not seen: `rebuild(full=True)` recompacts everything.
 """
 
 from __future__ import annotations
@@ -202,8 +203,12 @@ def _compact_day(
     return len(good), problems
 
 
-def compact_asset(data_root: Path, asset: str, threads: int = 2) -> CompactionResult:
-    """Bring `parquet_compacted/{asset}` up to date with the hourly tree; only changed days are rewritten."""
+def compact_asset(data_root: Path, asset: str, threads: int = 2, full: bool = False) -> CompactionResult:
+    """Bring `parquet_compacted/{asset}` up to date with the hourly tree; only changed days are rewritten.
+
+    A file edited in place (not renamed into its directory, which no pige writer does) keeps its
+    directory's mtime: `full=True` recompacts every day regardless of signatures.
+    """
     started = time.monotonic()
     result = CompactionResult(asset=asset)
     state_file = _state_path(data_root, asset)
@@ -218,7 +223,8 @@ def compact_asset(data_root: Path, asset: str, threads: int = 2) -> CompactionRe
             signature = _signature(entries)
             previous = state.get(key)
             if (
-                previous
+                not full
+                and previous
                 and previous.get("signature") == signature
                 and (compacted_day_path(data_root, asset, day).exists() or previous.get("files", 0) == 0)
             ):

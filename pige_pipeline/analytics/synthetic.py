@@ -25,6 +25,7 @@ from pige_pipeline.analytics.schemas import ASSET_SCHEMAS
 from pige_pipeline.gaps import CAUSES, Gap, append_gap
 from pige_pipeline.hours import hour_start
 from pige_pipeline.parquet_store import write_asset_hour
+from pige_pipeline.settings import PigeSettings
 
 HOUR_US = 3_600_000_000
 SECOND_US = 1_000_000
@@ -611,3 +612,31 @@ __all__ = [
     "write_compacted",
     "write_hourly",
 ]
+
+
+# A plain midnight and a month end, each crossed by a play, a silence-free stretch of two days.
+DEMO_START = datetime(2026, 1, 30, 20, tzinfo=UTC)
+DEMO_FORCED = (
+    ForcedPlay("radio-a", "T00001", datetime(2026, 1, 30, 23, 58, tzinfo=UTC), 300.0),
+    ForcedPlay("radio-b", "T00002", datetime(2026, 1, 31, 23, 57, 30, tzinfo=UTC), 400.0),
+)
+
+
+def build_synthetic_root(
+    data_root: Path,
+    stations: Sequence[str] = ("radio-a", "radio-b"),
+    start: datetime = DEMO_START,
+    hours: int = 56,
+    seed: int = 7,
+) -> SyntheticData:
+    """A small data root with every hourly asset, the gap log, stations and catalogue, in hourly layout."""
+    data = generate(
+        stations, start, hours, seed=seed, forced_plays=[f for f in DEMO_FORCED if f.station in stations]
+    )
+    write_hourly(data_root, data)
+    return data
+
+
+def settings_for(data_root: Path) -> PigeSettings:
+    """Settings for a data root laid out the default way (stations.yaml, catalogue/catalogue.csv)."""
+    return PigeSettings(data_root, data_root / "stations.yaml", data_root / "catalogue" / "catalogue.csv")

@@ -191,11 +191,14 @@ def rebuild_command(
     no_compact: Annotated[
         bool, typer.Option("--no-compact", help="Use the compacted Parquet as it is (skip compaction).")
     ] = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="Recompact every day, not only days whose files changed.")
+    ] = False,
     data_root: DataRootOption = None,
 ) -> None:
     """Compact the hourly Parquet, rebuild analytics.duckdb under a temporary name and swap it in."""
     settings = resolve_settings(data_root)
-    result = rebuild(settings, compact=not no_compact)
+    result = rebuild(settings, compact=not no_compact, full=full)
     for name, rows in result.tables.items():
         typer.echo(f"table {name:<16} {rows:>10} rows")
     for name, kind in result.views.items():

@@ -1,0 +1,142 @@
+"""The analytics database: views over every asset, stitched tables, incremental compaction, bad input."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pige_pipeline.analytics import AnalyticsNotBuiltError, build_info, connect, rebuild
+from pige_pipeline.analytics.compaction import compacted_day_path
+from pige_pipeline.analytics.schemas import ASSET_SCHEMAS
+from pige_pipeline.analytics.synthetic import SyntheticData, settings_for
+from pige_pipeline.gaps import gap_log_path
+from pige_pipeline.parquet_store import asset_hour_path, read_asset_hour, write_asset_hour
+
+
+def test_every_asset_is_a_view_with_all_its_rows(synthetic: tuple[Path, SyntheticData]) -> None:
+    root, data = synthetic
+    with connect(root) as con:
+        for asset, frame in data.tables.items():
+            count = con.execute(f"SELECT count(*) FROM {asset}").fetchone()[0]
+            if asset == "audio_chunks":
+                assert count == len(frame)
+            else:  # hours that were never recorded have no file, so no rows
+                recorded = data.station_hours[data.station_hours["status"] != "missing"]
+                expected = frame.merge(recorded[["station", "hour"]], on=["station", "hour"])
+                assert count == len(expected), asset
+            columns = {r[0] for r in con.execute(f"DESCRIBE {asset}").fetchall()}
+            assert {f.name for f in ASSET_SCHEMAS[asset]} <= columns
+        assert build_info(con)["rights_holder_columns"] == ["publisher", "label", "composer"]
+        assert con.execute("SELECT count(*) FROM problems").fetchone()[0] == 0
+
+
+def test_stitched_tables_match_the_whole_events(synthetic: tuple[Path, SyntheticData]) -> None:
+    root, data = synthetic
+    with connect(root) as con:
+        plays = con.execute('SELECT station, track_id, start, "end", seconds FROM plays').fetchdf()
+        silences = con.execute('SELECT station, start, "end", duration_s FROM silence_events').fetchdf()
+    assert len(plays) == len(data.plays)
+    merged = data.plays.merge(plays, on=["station", "track_id", "start"], suffixes=("", "_db"))
+    assert len(merged) == len(data.plays)
+    assert (merged["end"] == merged["end_db"]).all()
+    assert (merged["duration_s"] - merged["seconds"]).abs().max() < 1e-6
+    assert sorted(silences["start"]) == sorted(data.silences["start"])
+    # The forced plays across midnight and the month end are one play each, in two pieces.
+    with connect(root) as con:
+        crossing = con.execute(
+            "SELECT station, track_id, segments, day FROM plays "
+            "WHERE (station, track_id) IN (('radio-a', 'T00001'), ('radio-b', 'T00002')) AND segments = 2 "
+            'AND (CAST("end" AS DATE) > day)'
+        ).fetchall()
+    assert len(crossing) == 2
+
+
+def test_empty_typed_views_before_any_asset_landed(data_root: Path) -> None:
+    rebuild(settings_for(data_root))
+    with connect(data_root) as con:
+        for asset, schema in ASSET_SCHEMAS.items():
+            assert con.execute(f"SELECT count(*) FROM {asset}").fetchone()[0] == 0
+            assert [r[0] for r in con.execute(f"DESCRIBE {asset}").fetchall()] == [f.name for f in schema]
+        assert con.execute("SELECT count(*) FROM plays").fetchone()[0] == 0
+        problems = [r[0] for r in con.execute("SELECT problem FROM problems").fetchall()]
+    assert any("stations.yaml" in p and "not found" in p for p in problems)
+
+
+def test_connect_before_the_first_build_says_what_to_do(data_root: Path) -> None:
+    with pytest.raises(AnalyticsNotBuiltError, match="pige analytics rebuild"):
+        connect(data_root)
+
+
+def test_compaction_is_incremental(synthetic_copy: tuple[Path, SyntheticData]) -> None:
+    root, _data = synthetic_copy
+    settings = settings_for(root)
+    unchanged = rebuild(settings)
+    assert all(c.days_rewritten == 0 and c.files_read == 0 for c in unchanged.compaction)
+    hour = datetime(2026, 1, 31, 10, tzinfo=UTC)
+    rows = read_asset_hour(root, "airplay_events", "radio-a", hour)
+    assert rows is not None and len(rows) > 2
+    write_asset_hour(root, "airplay_events", "radio-a", hour, rows.iloc[:2], ASSET_SCHEMAS["airplay_events"])
+    changed = rebuild(settings)
+    by_asset = {c.asset: c for c in changed.compaction}
+    assert by_asset["airplay_events"].days_rewritten == 1
+    assert by_asset["airplay_events"].files_read == 48  # one day, two stations, 24 hours
+    assert sum(c.days_rewritten for c in changed.compaction) == 1
+    with connect(root) as con:
+        got = con.execute(
+            "SELECT count(*) FROM airplay_events WHERE station = 'radio-a' AND hour = ?", [hour]
+        ).fetchone()[0]
+    assert got == 2
+    # A deleted day disappears from the compacted tree too.
+    day_dir = asset_hour_path(root, "mentions", "radio-b", hour).parent
+    for path in day_dir.iterdir():
+        path.unlink()
+    day_dir.rmdir()
+    for station_dir in [asset_hour_path(root, "mentions", "radio-a", hour).parent]:
+        for path in station_dir.iterdir():
+            path.unlink()
+        station_dir.rmdir()
+    rebuild(settings)
+    assert not compacted_day_path(root, "mentions", hour.date()).exists()
+
+
+def test_bad_input_is_named_and_the_rest_carries_on(synthetic_copy: tuple[Path, SyntheticData]) -> None:
+    root, data = synthetic_copy
+    hour = datetime(2026, 1, 31, 5, tzinfo=UTC)
+    corrupt = asset_hour_path(root, "silences", "radio-b", hour)
+    # Published by a rename, as every pige writer does (an in-place edit needs `rebuild(full=True)`).
+    scratch = corrupt.with_name(".scratch")
+    scratch.write_bytes(b"not parquet at all")
+    os.replace(scratch, corrupt)
+    rows = read_asset_hour(root, "airplay_events", "radio-a", hour)
+    assert rows is not None
+    bad = rows.copy()
+    # A whole play inside the hour, so rejecting its only piece removes exactly one play.
+    i = bad.index[~bad["continues_from_previous_hour"] & ~bad["continues_into_next_hour"]][0]
+    bad.loc[i, "end"] = bad.loc[i, "start"] - pd.Timedelta(seconds=5)
+    write_asset_hour(root, "airplay_events", "radio-a", hour, bad, ASSET_SCHEMAS["airplay_events"])
+    with open(gap_log_path(root, "radio-a", hour), "a", encoding="utf-8") as handle:
+        handle.write("{broken json\n")
+    result = rebuild(settings_for(root))
+    text = "\n".join(p["problem"] for p in result.problems)
+    assert str(corrupt) in text and "re-run" in text
+    assert f"row {bad.loc[i, 'play_id']}" in text and "end is before start" in text
+    assert f"{gap_log_path(root, 'radio-a', hour)}:" in text
+    with connect(root) as con:
+        assert con.execute("SELECT count(*) FROM plays").fetchone()[0] == len(data.plays) - 1
+        # The other hours of the corrupt file's day are still there.
+        assert con.execute("SELECT count(*) FROM silences").fetchone()[0] > 0
+
+
+def test_views_use_absolute_paths(synthetic: tuple[Path, SyntheticData], tmp_path: Path) -> None:
+    root, _data = synthetic
+    here = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        with connect(root) as con:
+            assert con.execute("SELECT count(*) FROM airplay_events").fetchone()[0] > 0
+    finally:
+        os.chdir(here)

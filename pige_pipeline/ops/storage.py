@@ -173,7 +173,7 @@ def growth_rate(
     samples: list[StorageSample], now: datetime, window: timedelta = GROWTH_WINDOW
 ) -> float | None:
     """Least-squares slope of used bytes, in bytes per day, over the samples of the last `window`."""
-    recent = [s for s in samples if now - window <= s.at <= now]
+    recent = sorted((s for s in samples if now - window <= s.at <= now), key=lambda s: s.at)
     if len(recent) < 2 or recent[-1].at - recent[0].at < MIN_GROWTH_SPAN:
         return None
     xs = [(s.at - recent[0].at).total_seconds() / 86400 for s in recent]

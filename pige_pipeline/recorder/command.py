@@ -35,14 +35,21 @@ class UnsupportedStreamError(ValueError):
     """The stream's codec cannot be stored as-is and the station asks for no re-encoding."""
 
 
+# codec -> ffmpeg demuxer, for a stream whose Content-Type named its codec. Naming the demuxer
+# matters: a listener joins a live MP3 stream mid-frame, and a short format probe then sometimes
+# fails ("Invalid data found") where the MP3 demuxer resyncs on the next frame.
+DEMUXERS = {"mp3": "mp3", "aac": "aac", "flac": "flac"}
+
+
 @dataclass(frozen=True)
 class OutputFormat:
     ext: str
     segment_format: str
     encoder: str | None  # None: stream copy
+    input_format: str | None = None  # ffmpeg demuxer to force, when the stream's codec is known
 
 
-def output_format(station: Station, codec: str | None) -> OutputFormat:
+def output_format(station: Station, codec: str | None, input_format: str | None = None) -> OutputFormat:
     """How a station's stream is stored: as-is where the codec allows, else its `reencode` setting."""
     if station.reencode:
         if station.reencode not in ENCODERS:
@@ -51,10 +58,10 @@ def output_format(station: Station, codec: str | None) -> OutputFormat:
                 f"use one of {', '.join(sorted(ENCODERS))}"
             )
         ext, fmt = ENCODERS[station.reencode]
-        return OutputFormat(ext, fmt, station.reencode)
+        return OutputFormat(ext, fmt, station.reencode, input_format)
     if codec in STORED_AS_IS:
         ext, fmt = STORED_AS_IS[codec]
-        return OutputFormat(ext, fmt, None)
+        return OutputFormat(ext, fmt, None, input_format)
     raise UnsupportedStreamError(
         f"station {station.id!r}: stream codec {codec or 'unknown'!r} cannot be stored as-is; "
         f"set `reencode:` in stations.yaml (for example 'libmp3lame')"
@@ -86,6 +93,7 @@ def record_command(
         # ffmpeg's default format probe waits for ~8 s of a live MP3 stream before writing anything;
         # a short probe gets the first segment going sooner (its start is measured, not guessed).
         "-formatprobesize", "16384", "-probesize", "32768", "-analyzeduration", "1000000",
+        *(["-f", fmt.input_format] if fmt.input_format else []),
         "-i", station.stream_url,
         "-map", "0:a:0", "-vn",
     ]  # fmt: skip

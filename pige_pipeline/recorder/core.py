@@ -41,6 +41,7 @@ from pige_pipeline.audio.probe import AudioProbeError, probe_audio
 from pige_pipeline.gaps import Gap, append_gap, gap_log_path
 from pige_pipeline.hours import utc
 from pige_pipeline.recorder.command import (
+    DEMUXERS,
     LIVE_SAMPLE_RATE,
     OutputFormat,
     UnsupportedStreamError,
@@ -431,13 +432,11 @@ class StationRecorder(threading.Thread):
         station = self.station
         check_stream_url(station.stream_url)
         if self._format is None:
-            codec = None
-            if not station.reencode:
-                codec, why = detect_codec(station.stream_url, self.config.probe_timeout_s)
-                if codec is None:
-                    self._fail(why)
-                    return 0.0
-            self._format = output_format(station, codec)
+            codec, why, from_header = detect_codec(station.stream_url, self.config.probe_timeout_s)
+            if codec is None:
+                self._fail(why)
+                return 0.0
+            self._format = output_format(station, codec, DEMUXERS.get(codec) if from_header else None)
         fmt = self._format
         self._session_index += 1
         session_dir = (

@@ -147,8 +147,11 @@ CONTENT_TYPE_CODECS = {
 }
 
 
-def detect_codec(url: str, timeout_s: float = 15.0) -> tuple[str | None, str]:
-    """The stream's audio codec from its Content-Type, else from ffprobe; or (None, reason)."""
+def detect_codec(url: str, timeout_s: float = 15.0) -> tuple[str | None, str, bool]:
+    """(codec, reason, from_content_type): the codec from the Content-Type, else from ffprobe.
+
+    The codec is None when the stream cannot be read, and `reason` then says why.
+    """
     try:
         conn, resp = open_stream(url, timeout_s)
         try:
@@ -156,12 +159,12 @@ def detect_codec(url: str, timeout_s: float = 15.0) -> tuple[str | None, str]:
         finally:
             conn.close()
     except (TimeoutError, OSError, http.client.HTTPException, ValueError) as exc:
-        return None, f"cannot reach {redact_url(url)}: {scrub(str(exc), url) or type(exc).__name__}"
+        return None, f"cannot reach {redact_url(url)}: {scrub(str(exc), url) or type(exc).__name__}", False
     if status != 200:
-        return None, f"HTTP {status} from {redact_url(url)}"
+        return None, f"HTTP {status} from {redact_url(url)}", False
     if content_type.lower() in CONTENT_TYPE_CODECS:
-        return CONTENT_TYPE_CODECS[content_type.lower()], ""
+        return CONTENT_TYPE_CODECS[content_type.lower()], "", True
     stream, why = ffprobe_stream(url, timeout_s)
     if stream is None:
-        return None, why
-    return str(stream.get("codec_name")), ""
+        return None, why, False
+    return str(stream.get("codec_name")), "", False

@@ -9,9 +9,11 @@ from pige_pipeline.defs.ops.schedules import (
     retention_schedule,
     storage_health_schedule,
 )
+from pige_pipeline.defs.ops.sensors import recorder_runtime_exemption
 
 defs = dg.Definitions(
     assets=[storage_health],
     jobs=[retention_job, housekeeping_job, storage_health_job],
     schedules=[retention_schedule, housekeeping_schedule, storage_health_schedule],
+    sensors=[recorder_runtime_exemption],
 )

@@ -56,6 +56,7 @@ def probe_audio(path: Path | str) -> AudioInfo:
     if not duration or duration <= 0:
         raise AudioProbeError(f"{path}: audio has no measurable duration; the file is probably truncated")
     bitrate = _int(stream.get("bit_rate")) or _int(fmt.get("bit_rate"))
+    duration = _truncated_duration(stream, size, duration)
     return AudioInfo(
         path=path,
         duration_s=duration,
@@ -66,6 +67,22 @@ def probe_audio(path: Path | str) -> AudioInfo:
         size_bytes=size,
         format_name=str(fmt.get("format_name", "unknown")),
     )
+
+
+def _truncated_duration(stream: dict, size: int, duration: float) -> float:
+    """The audio an MPEG-audio file really holds when its header promises more.
+
+    A copy cut short keeps its Xing/Info header, whose frame count ffprobe trusts: a file truncated
+    to 40 % still reports its full duration, and coverage would count audio that is not there. MPEG
+    audio frames have a fixed size for a bitrate, so size / bitrate bounds the real duration (tags
+    only make the file bigger, never smaller). Other codecs are left alone: a Vorbis or AAC nominal
+    bitrate says nothing about the real size of quiet passages.
+    """
+    bitrate = _int(stream.get("bit_rate"))
+    if stream.get("codec_name") not in ("mp3", "mp2") or not bitrate:
+        return duration
+    held = size * 8 / bitrate
+    return held if held < duration * 0.97 else duration
 
 
 def _float(value: object) -> float | None:

@@ -18,12 +18,15 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy.ndimage import uniform_filter1d
 
 from pige_pipeline.airplay.bits import VERIFY_BITS, pack_bits, popcount16, verify_values
 from pige_pipeline.airplay.fingerprint import ITEM_S, ITEM_SPAN_S
 from pige_pipeline.airplay.index import CatalogueIndex
 
 _CHANCE = VERIFY_BITS / 2
+# Mean BER of unrelated audio on the 16 robust bits (0.49 whole-track, 0.38 at worst).
+CHANCE_BER = 0.45
 
 
 @dataclass(frozen=True)
@@ -31,24 +34,29 @@ class MatchParams:
     """Matcher thresholds (BER on the 16 robust bits; 0.5 is chance)."""
 
     seg_ber: float = 0.30
-    accept_ber: float = 0.24
+    # A candidate's best 12-s window must reach this before its whole diagonal is verified.
+    local_ber: float = 0.26
+    # Hard ceiling; below it a play is accepted when its calibrated confidence reaches min_confidence
+    # (a long run at a middling BER is as unlikely by chance as a short run at a low one).
+    accept_ber: float = 0.30
+    min_confidence: float = 0.5
     smooth_items: int = 24
     max_drift: int = 8
-    merge_gap_s: float = 8.0
+    merge_gap_s: float = 20.0
     min_play_s: float = 10.0
     min_votes: int = 3
     max_bucket: int = 400
-    max_candidates: int = 600
+    max_candidates_per_hour: int = 20000
     max_crossfade_s: float = 15.0
     # Where inside an edge item's ~2.7 s window the cut lies once the item counts as matched (the
     # window is mostly inside the play); medians of the evaluation set's boundary errors.
     start_centre_s: float = 1.36
     end_centre_s: float = 1.36
     snap_s: float = 3.0
-    # Logistic confidence on (accept_ber - ber) and log(duration / min_play_s).
-    conf_a: float = 40.0
-    conf_b: float = 1.0
-    conf_c: float = 0.0
+    # Logistic confidence on the evidence (CHANCE_BER - ber) * sqrt(duration_s): a chance alignment's
+    # mean BER tightens around chance as 1/sqrt(duration), so this is a z-score up to a constant.
+    conf_a: float = 11.7
+    conf_c: float = -14.6
 
 
 DEFAULT_PARAMS = MatchParams()
@@ -133,7 +141,8 @@ def find_candidates(
     pair = counts + np.where(has_next, counts[nxt_c], 0)
     pair_d = dsum + np.where(has_next, dsum[nxt_c], 0)
     keep = np.flatnonzero(pair >= params.min_votes)
-    keep = keep[np.argsort(-pair[keep], kind="stable")][: params.max_candidates]
+    limit = max(200, int(n * ITEM_S / 3600 * params.max_candidates_per_hour))
+    keep = keep[np.argsort(-pair[keep], kind="stable")][:limit]
     return [
         Candidate(
             int(uniq[i] // n_blocks // n_dbins),
@@ -146,13 +155,8 @@ def find_candidates(
 
 
 def _boxcar(values: np.ndarray, width: int) -> np.ndarray:
-    """Centred moving mean along the last axis (edges use the part of the window that exists)."""
-    csum = np.concatenate([np.zeros(values.shape[:-1] + (1,)), np.cumsum(values, axis=-1)], axis=-1)
-    n = values.shape[-1]
-    half = width // 2
-    lo = np.clip(np.arange(n) - half, 0, n)
-    hi = np.clip(np.arange(n) - half + width, 0, n)
-    return (csum[..., hi] - csum[..., lo]) / np.maximum(hi - lo, 1)
+    """Centred moving mean along the last axis (edges repeat the edge value)."""
+    return uniform_filter1d(np.asarray(values, dtype=np.float32), size=width, axis=-1, mode="nearest")
 
 
 def verify_candidate(
@@ -293,7 +297,7 @@ def match_piece(
         # Cheap local check first: most candidates are chance votes and stop here.
         ref = np.asarray(index.segment(cand.segment))
         local = np.arange(max(0, cand.query_item - 120), min(len(query16), cand.query_item + 120))
-        if _local_ber(query16, ref, local, cand.diagonal, params.max_drift) >= params.seg_ber:
+        if _local_ber(query16, ref, local, cand.diagonal, params.max_drift) >= params.local_ber:
             continue
         seen.append(cand.diagonal)
         found = verify_candidate(index, query16, cand, params)
@@ -312,7 +316,8 @@ def match_piece(
         play = replace(play, start_s=offset_s + start, end_s=offset_s + stop)
         play.piece_start_s, play.piece_end_s = offset_s, offset_s + end
         play.confidence = confidence(play, params)
-        plays.append(play)
+        if play.confidence >= params.min_confidence:
+            plays.append(play)
     return sorted(plays, key=lambda p: p.start_s)
 
 
@@ -360,14 +365,15 @@ def _absorb(keep: Play, extra: Play) -> None:
     keep.n_items += new_items
 
 
+def evidence(ber: float, duration_s: float) -> float:
+    """How far below chance the play's BER is, in units that do not depend on its length."""
+    return (CHANCE_BER - ber) * math.sqrt(max(duration_s, 0.0))
+
+
 def confidence(play: Play, params: MatchParams = DEFAULT_PARAMS) -> float:
     """Probability that the play is right, from a logistic fit on the evaluation set."""
-    z = (
-        params.conf_a * (params.accept_ber - play.ber)
-        + params.conf_b * math.log(max(play.duration_s, 1e-3) / params.min_play_s)
-        + params.conf_c
-    )
-    return float(1.0 / (1.0 + math.exp(-z)))
+    z = params.conf_a * evidence(play.ber, play.duration_s) + params.conf_c
+    return float(1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z)))))
 
 
 def match_fingerprint_rows(

@@ -107,6 +107,24 @@ class Outbox:
             ).fetchone()
         return None if row is None else Notification(row[0], row[1], row[2], row[3], json.loads(row[4]))
 
+    def find(
+        self, kind: str, created_from: float, created_to: float
+    ) -> list[tuple[Notification, DeliveryState]]:
+        """Notifications of one kind queued in a time range, for cross-checks between domains."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT key, subject, body, kind, data, status, attempts, notified_at, last_error"
+                " FROM notifications WHERE kind = ? AND created_at BETWEEN ? AND ? ORDER BY created_at",
+                (kind, created_from, created_to),
+            ).fetchall()
+        return [
+            (
+                Notification(r[0], r[1], r[2], r[3], json.loads(r[4])),
+                DeliveryState(r[0], r[5], r[6], _dt(r[7]), r[8]),
+            )
+            for r in rows
+        ]
+
     def due(self, now: float | None = None, limit: int = 100) -> list[str]:
         """Keys of pending notifications whose next attempt is due, oldest first."""
         now = time.time() if now is None else now

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from pige_pipeline.hours import HOUR, hour_start
 from pige_pipeline.intervals import Segment, stitch
-from pige_pipeline.notify import Notification, Notifier
+from pige_pipeline.notify import DeliveryState, Notification, Notifier
 from pige_pipeline.parquet_store import asset_hour_path, read_asset_hour
 from pige_pipeline.silence.classify import (
     Classification,
@@ -29,6 +29,10 @@ CONTEXT_S = 5.0
 # Segments of one silence on both sides of an hour boundary touch; a recorder restart may leave a hair.
 STITCH_GAP = timedelta(seconds=0.5)
 NOTIFICATION_KIND = "dead_air"
+# The live monitor's pages (silence/live.py): an hourly alert for a silence already paged is not resent.
+LIVE_NOTIFICATION_KIND = "dead_air_live"
+# A live onset (measured on arrival) this close to the recorded start is the same silence.
+LIVE_MATCH_S = 15.0
 
 DEAD_AIR_ALERTS_SCHEMA = pa.schema(
     [
@@ -199,6 +203,17 @@ def alert_notification(station: Station, row: dict[str, Any]) -> Notification:
     )
 
 
+def live_page(notifier: Notifier, station: str, ev: DeadAirEvent) -> DeliveryState | None:
+    """The live monitor's page for this silence, if one was sent: the hourly record does not page again."""
+    start = ev.start.timestamp()
+    for note, state in notifier.outbox.find(LIVE_NOTIFICATION_KIND, start - 60, ev.end.timestamp() + 600):
+        onset = note.data.get("onset")
+        same_station = note.data.get("station") == station and onset
+        if same_station and abs(datetime.fromisoformat(onset).timestamp() - start) <= LIVE_MATCH_S:
+            return state
+    return None
+
+
 def dead_air_alert_rows(
     data_root: Path,
     station: Station,
@@ -247,8 +262,12 @@ def dead_air_alert_rows(
             "ongoing": ev.ongoing,
         }
         if verdict.classification == "suspect":
+            live = live_page(notifier, station.id, ev) if notifier is not None else None
             if notifier is None:
                 row["notification_status"] = "not_sent (no notifier)"
+            elif live is not None:
+                row["notified_at"] = live.notified_at
+                row["notification_status"] = f"{live.status} (live alert {live.key})"
             else:
                 state = notifier.send(alert_notification(station, row))
                 row["notified_at"] = state.notified_at

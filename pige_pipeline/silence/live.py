@@ -24,14 +24,13 @@ import numpy as np
 
 from pige_pipeline.hours import utc
 from pige_pipeline.notify import Notification, Notifier
-from pige_pipeline.silence.alerts import alert_id, severity
+from pige_pipeline.silence.alerts import LIVE_NOTIFICATION_KIND, alert_id, severity
 from pige_pipeline.silence.classify import DeadAirEvent, EventContext, classify_rules
 from pige_pipeline.silence.detect import detect_silences
 from pige_pipeline.stations import SilenceSettings, Station
 
 log = logging.getLogger(__name__)
 
-LIVE_KIND = "dead_air_live"
 LIVE_CLEAR_KIND = "dead_air_live_clear"
 # Seconds of audio kept per station: enough for the detector's windows and the longest alert delay.
 MIN_BUFFER_S = 20.0
@@ -164,7 +163,7 @@ class LiveSilenceMonitor:
         name, tz = self._name_tz(station_id)
         local = event.start.astimezone(tz)
         return Notification(
-            key=f"{LIVE_KIND}:{alert_id(station_id, event.start)}",
+            key=f"{LIVE_NOTIFICATION_KIND}:{alert_id(station_id, event.start)}",
             subject=f"[pige] LIVE dead air on {name} since {local:%H:%M:%S} ({event.kind.replace('_', ' ')})",
             body=(
                 f"Station: {name} ({station_id})\n"
@@ -175,7 +174,7 @@ class LiveSilenceMonitor:
                 f"What: {event.kind.replace('_', ' ')} at {event.level_db:.1f} dBFS\n"
                 "An all-clear follows when programme returns.\n"
             ),
-            kind=LIVE_KIND,
+            kind=LIVE_NOTIFICATION_KIND,
             data={"station": station_id, "onset": event.start.isoformat(), "kind": event.kind},
         )
 

@@ -17,7 +17,7 @@ from pige_pipeline.defs.resources import PigeResource
 from pige_pipeline.defs.silence.assets import dead_air_alerts
 from pige_pipeline.defs.silence.sensors import notification_outbox
 from pige_pipeline.hours import partition_key_for
-from pige_pipeline.notify import Notifier, NotifySettings, Outbox, outbox_path
+from pige_pipeline.notify import Notification, Notifier, NotifySettings, Outbox, outbox_path
 from pige_pipeline.notify.loopback import LoopbackSMTP, free_port
 from pige_pipeline.parquet_store import read_asset_hour, write_asset_hour, write_table
 from pige_pipeline.silence import SILENCES_SCHEMA, silence_rows, synth
@@ -206,3 +206,24 @@ def test_code_location_has_the_asset_in_process_hour_and_the_sensor() -> None:
     assert defs.resolve_sensor_def("notification_outbox") is not None
     job = defs.resolve_job_def("process_hour")
     assert dg.AssetKey("dead_air_alerts") in job.asset_layer.selected_asset_keys
+
+
+def test_silence_already_paged_live_is_not_emailed_again(data_root, two_hours, monkeypatch) -> None:
+    with LoopbackSMTP() as smtp:
+        smtp_env(monkeypatch, smtp.port)
+        notifier = Notifier(NotifySettings.from_env(), Outbox(outbox_path(data_root)))
+        onset = H + timedelta(seconds=1211)  # the live monitor saw the hum start ~1 s late
+        page = Notification(
+            key="dead_air_live:fm1/page", subject="LIVE dead air on Radio Un", body="hum",
+            kind="dead_air_live", data={"station": "fm1", "onset": onset.isoformat()},
+        )  # fmt: skip
+        assert notifier.send(page, now=(onset + timedelta(seconds=6)).timestamp()).status == "sent"
+        assert materialize(data_root, H).success
+        time.sleep(0.5)
+        subjects = [m["Subject"] for m in smtp.wait_for(2)]
+    alerts = read_asset_hour(data_root, "dead_air_alerts", "fm1", H)
+    hum = alerts[alerts["kind"] == "hum"].iloc[0]
+    assert hum["notification_status"] == "sent (live alert dead_air_live:fm1/page)"
+    assert hum["notified_at"] == pd.Timestamp(onset + timedelta(seconds=6))
+    # The live page and the hourly alert of the silence crossing 11:00; nothing more for the hum.
+    assert len(subjects) == 2 and sum("hum" in s or "LIVE" in s for s in subjects) == 1

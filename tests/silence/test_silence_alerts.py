@@ -3,6 +3,7 @@ and email to a real SMTP server on loopback, sent once however often the hour is
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -227,3 +228,28 @@ def test_silence_already_paged_live_is_not_emailed_again(data_root, two_hours, m
     assert hum["notified_at"] == pd.Timestamp(onset + timedelta(seconds=6))
     # The live page and the hourly alert of the silence crossing 11:00; nothing more for the hum.
     assert len(subjects) == 2 and sum("hum" in s or "LIVE" in s for s in subjects) == 1
+
+
+def test_llm_classifies_when_configured_and_rules_take_over_when_it_fails(
+    data_root, two_hours, stations_yaml, monkeypatch
+) -> None:
+    from support.fake_ollama import fake_ollama
+
+    from pige_pipeline.silence.llm import llm_classifier_from_env
+
+    station = load_stations(stations_yaml).get("fm1")
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
+    assert llm_classifier_from_env() is None
+    with fake_ollama() as server:
+        monkeypatch.setenv("OLLAMA_HOST", server.url)
+        monkeypatch.setenv("PIGE_OLLAMA_RETRIES", "0")
+        classifier = llm_classifier_from_env()
+        assert classifier is not None
+        server.reply_json({"classification": "natural", "confidence": 0.8, "explanation": "network join"})
+        server.reply_text("not json at all")  # the second alert: the rules decide
+        rows = dead_air_alert_rows(data_root, station, H, None, classifier)[:2]
+        asked = json.loads(server.requests[0]["messages"][1]["content"])
+    assert rows[0]["classifier"] == "llm:mistral" and rows[0]["explanation"] == "network join"
+    assert asked["silence"]["kind"] == "digital_silence" and "rule_based_opinion" in asked
+    assert rows[1]["classifier"] == "rules" and "classifier failed: LLMError" in rows[1]["explanation"]
+    assert rows[1]["classification"] == "suspect" and rows[1]["kind"] == "hum"

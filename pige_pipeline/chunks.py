@@ -105,22 +105,38 @@ def audio_chunk_row(audio: HourAudio, min_coverage: float = DEFAULT_MIN_COVERAGE
 
 
 def decode_hour_pieces(
-    parts: list[HourPart], sample_rate: int = ANALYSIS_SAMPLE_RATE, join_tolerance_s: float = 0.05
+    parts: list[HourPart], sample_rate: int = ANALYSIS_SAMPLE_RATE, join_tolerance_s: float = 0.5
 ) -> list[tuple[float, np.ndarray]]:
     """Decode every part once and join parts that follow each other into contiguous pieces.
 
     Returns (offset_s into the hour, mono int16 samples) per piece. Short recorder segments (or a
     restart) split the hour into files; analyses want the audio as one run wherever it is continuous,
-    so that a silence or a play spanning two files is seen whole. Real gaps stay gaps: nothing is filled
-    with zeros, which would look like dead air.
+    so that a silence or a play spanning two files is seen whole. Each joined part is placed at its own
+    offset (a few ms of encoder padding are cut or filled), so times never drift over many segments.
+    Real gaps (more than `join_tolerance_s`) stay gaps: nothing long is filled with zeros, which would
+    look like dead air.
     """
-    pieces: list[tuple[float, list[np.ndarray], float]] = []  # (offset, chunks, end)
+    pieces: list[tuple[float, list[np.ndarray], int]] = []  # (offset_s, sample blocks, total samples)
     for part in parts:
         samples = decode_part(part, sample_rate)
-        if pieces and abs(part.offset_s - pieces[-1][2]) <= join_tolerance_s:
-            offset, chunks, _end = pieces[-1]
-            chunks.append(samples)
-            pieces[-1] = (offset, chunks, _end + len(samples) / sample_rate)
-        else:
-            pieces.append((part.offset_s, [samples], part.offset_s + len(samples) / sample_rate))
-    return [(offset, np.concatenate(chunks)) for offset, chunks, _ in pieces]
+        if pieces:
+            offset, blocks, length = pieces[-1]
+            expected = round((part.offset_s - offset) * sample_rate)
+            if abs(expected - length) <= join_tolerance_s * sample_rate:
+                if expected < length:  # overlap: cut the end of what we have
+                    cut = length - expected
+                    while cut > 0:
+                        last = blocks[-1]
+                        if len(last) <= cut:
+                            blocks.pop()
+                            cut -= len(last)
+                        else:
+                            blocks[-1] = last[: len(last) - cut]
+                            cut = 0
+                elif expected > length:  # encoder padding: a few ms of zeros
+                    blocks.append(np.zeros(expected - length, dtype=np.int16))
+                blocks.append(samples)
+                pieces[-1] = (offset, blocks, expected + len(samples))
+                continue
+        pieces.append((part.offset_s, [samples], len(samples)))
+    return [(offset, np.concatenate(blocks)) for offset, blocks, _ in pieces]

@@ -32,7 +32,7 @@ class Notifier:
         """Deliver `note` once. A key already sent is left alone; one still pending is retried if due."""
         created = self.outbox.add(note, now)
         state = self.outbox.state(note.key)
-        if state is not None and state.status == "pending" and (created or note.key in self.outbox.due(now)):
+        if state is not None and state.status == "pending" and (created or self.outbox.is_due(note.key, now)):
             state = self._attempt(note.key, now)
         assert state is not None
         return DeliveryState(

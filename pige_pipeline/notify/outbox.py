@@ -136,6 +136,16 @@ class Outbox:
             ).fetchall()
         return [r[0] for r in rows]
 
+    def is_due(self, key: str, now: float | None = None) -> bool:
+        now = time.time() if now is None else now
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT 1 FROM notifications WHERE key = ? AND status = 'pending' AND next_attempt_at <= ?"
+                " AND claimed_until < ?",
+                (key, now, now),
+            ).fetchone()
+        return row is not None
+
     def pending_count(self) -> int:
         with self._connect() as db:
             return db.execute("SELECT COUNT(*) FROM notifications WHERE status = 'pending'").fetchone()[0]

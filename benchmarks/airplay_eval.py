@@ -151,7 +151,8 @@ def run(out: Path, quick: bool, calibrate: bool, rebuild: bool, seed: int) -> di
     index = update.index
     print(
         f"catalogue: {index.n_tracks} tracks, {index.reference_hours():.2f} h, indexed in "
-        f"{time.monotonic() - t0:.1f} s ({len(update.fingerprinted)} fingerprinted), problems: {update.problems}"
+        f"{time.monotonic() - t0:.1f} s ({len(update.fingerprinted)} fingerprinted), "
+        f"problems: {update.problems}"
     )
     loose = replace(DEFAULT_PARAMS, accept_ber=0.40, min_play_s=5.0, min_confidence=0.0)
     params = loose if calibrate else DEFAULT_PARAMS
@@ -262,7 +263,8 @@ def print_report(report: dict) -> None:
     print("|---|---|---|---|---|---|---|---|")
     for name, s in report["stations"].items():
         print(
-            f"| {name} | {s['event_p']:.3f} | {s['event_r']:.3f} | {s['event_f1']:.3f} | {s['second_f1']:.3f} | "
+            f"| {name} | {s['event_p']:.3f} | {s['event_r']:.3f} | {s['event_f1']:.3f} | "
+            f"{s['second_f1']:.3f} | "
             f"{s['median_start_err_s']:.2f} | {s['fn']} {s['missed_kinds']} | {s['fp']} {s['false_plays']} |"
         )
     print(

@@ -43,6 +43,7 @@ class MatchParams:
     smooth_items: int = 24
     max_drift: int = 8
     merge_gap_s: float = 20.0
+    min_run_s: float = 4.0
     min_play_s: float = 10.0
     min_votes: int = 3
     max_bucket: int = 400
@@ -50,7 +51,7 @@ class MatchParams:
     max_crossfade_s: float = 15.0
     # Where inside an edge item's ~2.7 s window the cut lies once the item counts as matched (the
     # window is mostly inside the play); medians of the evaluation set's boundary errors.
-    start_centre_s: float = 1.36
+    start_centre_s: float = 0.4
     end_centre_s: float = 1.36
     snap_s: float = 3.0
     # Logistic confidence on the evidence (CHANCE_BER - ber) * sqrt(duration_s): a chance alignment's
@@ -182,7 +183,10 @@ def verify_candidate(
     best_r = smooth.argmin(axis=0)
     best = smooth[best_r, np.arange(len(ks))]
     matched = best < params.seg_ber
-    runs = _runs(matched, int(params.merge_gap_s / ITEM_S))
+    # Chance alignments give short matched blips; only runs of a few seconds may be bridged over a
+    # talk-over gap, or a blip before a mid-track join would pull the start early.
+    solid = [(a, b) for a, b in _runs(matched, 8) if (b - a) * ITEM_S >= params.min_run_s]
+    runs = _bridge(solid, int(params.merge_gap_s / ITEM_S))
     n_tracks = index.n_tracks
     track, v = cand.segment % n_tracks, cand.segment // n_tracks
     speed = float(index.speeds[v])
@@ -238,6 +242,16 @@ def _local_ber(query16: np.ndarray, ref: np.ndarray, ks: np.ndarray, diagonal: i
     csum = np.concatenate([np.zeros((len(shifts), 1)), np.cumsum(err, axis=1)], axis=1)
     starts = np.arange(0, err.shape[1] - win + 1, win // 2)
     return float(((csum[:, starts + win] - csum[:, starts]) / win).min() / VERIFY_BITS)
+
+
+def _bridge(runs: list[tuple[int, int]], max_gap: int) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for a, b in runs:
+        if out and a - out[-1][1] <= max_gap:
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return out
 
 
 def _runs(mask: np.ndarray, max_gap: int) -> list[tuple[int, int]]:

@@ -8,9 +8,9 @@ import time
 import ollama
 import pytest
 from pydantic import BaseModel
-from support.fake_ollama import fake_ollama
 
 from pige_pipeline.llm import LLMError, OllamaSettings, chat_json, ollama_reachable
+from tests.support.fake_ollama import fake_ollama
 
 SCHEMA = {
     "type": "object",

@@ -128,6 +128,11 @@ def test_pige_search_finds_a_word_at_its_time(transcribed_hour: TranscribedHour)
         ],
     )
     assert "0 result(s)" in later.output
+    window = ["--from", "2026-11-20T10:00", "--to", "2026-11-20T11:00", "--station", "radio-fr"]
+    inside = runner.invoke(
+        app, ["search", "verrouiller", *window, "--data-root", str(transcribed_hour.data_root)]
+    )
+    assert "1 result(s)" in inside.output
     missing = runner.invoke(app, ["search", "xylophone", "--data-root", str(transcribed_hour.data_root)])
     assert "0 result(s)" in missing.output
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from support.fake_ollama import fake_ollama
 from typer.testing import CliRunner
 
 from pige_pipeline.cli import app
@@ -15,6 +15,7 @@ from pige_pipeline.llm import OllamaSettings
 from pige_pipeline.parquet_store import read_asset_hour
 from pige_pipeline.speech.hour import read_transcript
 from pige_pipeline.speech.summarise import SUMMARY_SCHEMA, summarise_hour
+from tests.support.fake_ollama import fake_ollama
 
 from .helpers import HOUR, materialize
 
@@ -117,3 +118,29 @@ def test_offline_hours_are_redone_and_an_outage_keeps_them(
     # Nothing left to redo; and without a server the command says so.
     out = runner.invoke(app, args)
     assert out.exit_code == 2 and "not reachable" in out.output
+
+
+def test_redo_sensor_requests_offline_hours_only_when_ollama_answers(
+    hour_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dagster as dg
+
+    from pige_pipeline.defs.resources import PigeResource
+    from pige_pipeline.defs.speech import sensors
+
+    monkeypatch.setattr(sensors, "REDO_DAYS", (datetime.now(UTC) - HOUR).days + 2)
+    resources = {"pige": PigeResource(data_root=str(hour_copy))}
+
+    def tick() -> dg.SensorResult:
+        with dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral(), resources=resources) as context:
+            return sensors.summaries_redo_sensor(context)
+
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
+    assert "OLLAMA_HOST is not set" in tick().skip_reason.skip_message
+    with fake_ollama() as server:
+        monkeypatch.setenv("OLLAMA_HOST", server.url)
+        result = tick()
+    [request] = result.run_requests
+    assert request.partition_key == "2026-11-20-10:00"
+    assert request.run_key.startswith("redo-summaries-2026-11-20-10:00-")
+    assert "does not answer" in tick().skip_reason.skip_message  # the server is gone again

@@ -4,7 +4,7 @@ No Ollama server can be installed here (field notes), so this is the one allowed
 `POST /api/chat` and `POST /api/generate` (plain and NDJSON streaming), `GET /api/tags` and
 `GET /api/version`, and replays whatever the test queued:
 
-    from support.fake_ollama import fake_ollama   # tests/ is on sys.path under pytest
+    from tests.support.fake_ollama import fake_ollama
 
     with fake_ollama() as server:                 # server.url == "http://127.0.0.1:<port>"
         server.reply_json({"summary": "...", "keywords": [], "topics": []})

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reliability.corpus_files import build_corpus
+from .corpus_files import build_corpus
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,8 @@ from pige_pipeline.defs.resources import PigeResource
 from pige_pipeline.parquet_store import read_asset_hour, read_manifest
 from pige_pipeline.sources import singularity_tracks
 from pige_pipeline.store import chunk_path
-from reliability.corpus_files import CORPUS, LONG, VIDEO_ONLY
+
+from .corpus_files import CORPUS, LONG, VIDEO_ONLY
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,8 @@ from typer.testing import CliRunner, Result
 from pige_pipeline.cli import app
 from pige_pipeline.sources import singularity_tracks
 from pige_pipeline.store import chunk_path, list_chunks
-from reliability.corpus_files import CORPUS, VIDEO_ONLY
+
+from .corpus_files import CORPUS, VIDEO_ONLY
 
 HOUR = datetime(2026, 11, 20, 10, tzinfo=UTC)
 BAD = [f for f in CORPUS if not f.readable]

@@ -27,9 +27,8 @@ from pige_pipeline.speech.timeline import hour_timeline, timeline_rows
 from pige_pipeline.speech.transcribe import Transcriber, transcript_rows
 from pige_pipeline.stations import Station
 
-# Other domains' hourly results that the timeline subtracts from speech when their files exist. They
-# are not declared as deps here because those assets live in other packages; add them to `deps` (so
-# they run first in `process_hour`) once they are in the definitions.
+# Other domains' hourly results that the timeline subtracts from speech when their files exist. Declared
+# as deps by key only (never by import), so that `process_hour` runs them first.
 UPSTREAM_RESULTS = ("silences", "airplay_events", "unknown_music")
 
 
@@ -86,6 +85,7 @@ speech = station_hour_multi_asset(
         ),
     ],
     compute=_speech,
+    deps=UPSTREAM_RESULTS,
     setup=_load_transcriber,
     group_name="speech",
     pool="whisper",

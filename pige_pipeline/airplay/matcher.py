@@ -327,6 +327,9 @@ def match_piece(
         track_left = float(index.tracks["duration_s"].iat[play.track]) - play.ref_offset_s
         start = max(0.0, play.start_s)
         stop = min(end, play.end_s, play.start_s + track_left / play.speed + 0.5)
+        if stop >= end - ITEM_S:
+            # The last item reaches the piece's end (the item grid stops short of it by < 1 item).
+            stop = end
         play = replace(play, start_s=offset_s + start, end_s=offset_s + stop)
         play.piece_start_s, play.piece_end_s = offset_s, offset_s + end
         play.confidence = confidence(play, params)

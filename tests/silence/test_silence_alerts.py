@@ -233,9 +233,8 @@ def test_silence_already_paged_live_is_not_emailed_again(data_root, two_hours, m
 def test_llm_classifies_when_configured_and_rules_take_over_when_it_fails(
     data_root, two_hours, stations_yaml, monkeypatch
 ) -> None:
-    from support.fake_ollama import fake_ollama
-
     from pige_pipeline.silence.llm import llm_classifier_from_env
+    from tests.support.fake_ollama import fake_ollama
 
     station = load_stations(stations_yaml).get("fm1")
     monkeypatch.delenv("OLLAMA_HOST", raising=False)

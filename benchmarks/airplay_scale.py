@@ -1,4 +1,4 @@
-"""Airplay at catalogue scale: 100,000 synthetic tracks (random sub-fingerprints) plus the real evaluation tracks.
+"""Airplay at catalogue scale: 100,000 synthetic tracks (random sub-fingerprints) and the real eval ones.
 
     .venv/bin/python -m benchmarks.airplay_scale [--tracks 100000] [--query /tmp/pige-airplay-eval-quick]
 
@@ -34,10 +34,11 @@ def peak_rss_mb() -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=fmt)
     parser.add_argument("--tracks", type=int, default=100_000)
     parser.add_argument("--query", type=Path, default=Path("/tmp/pige-airplay-eval-quick"))
-    parser.add_argument("--work", type=Path, default=None, help="where to write the index (default: a temp dir)")
+    parser.add_argument("--work", type=Path, default=None, help="index directory (default: temporary)")
     args = parser.parse_args()
     truth = json.loads((args.query / "truth.json").read_text())
     real = update_index(load_catalogue(Path(truth["catalogue"])), args.query / "state", persist=False).index
@@ -50,7 +51,9 @@ def main() -> None:
     tracks = pd.concat(
         [
             real.tracks[["track_id", "duration_s"]],
-            pd.DataFrame({"track_id": [f"SYN{i:06d}" for i in range(n_syn)], "duration_s": base_len * ITEM_S}),
+            pd.DataFrame(
+                {"track_id": [f"SYN{i:06d}" for i in range(n_syn)], "duration_s": base_len * ITEM_S}
+            ),
         ],
         ignore_index=True,
     )
@@ -90,7 +93,8 @@ def main() -> None:
     print(f"build {build_s:.0f} s, save {save_s:.0f} s, load {load_s:.2f} s (memory-mapped)")
     print(f"peak RSS {peak_rss_mb():.0f} MB")
     print(
-        f"match {audio_s:.0f} s of broadcast in {match_cpu:.2f} s CPU = {audio_s / match_cpu:.0f}x real time; "
+        f"match {audio_s:.0f} s of broadcast in {match_cpu:.2f} s CPU = "
+        f"{audio_s / match_cpu:.0f}x real time; "
         f"plays found {len(plays)}, synthetic false plays "
         f"{sum(p.track_id.startswith('SYN') for p in plays)}"
     )

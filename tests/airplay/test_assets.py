@@ -16,7 +16,7 @@ from pige_pipeline.airplay.events import play_rows, plays_table
 from pige_pipeline.airplay.index import load_index
 from pige_pipeline.airplay.unknown import UnknownSegment, UnknownStore
 from pige_pipeline.audio.decode import decode_mono
-from pige_pipeline.defs.airplay.assets import airplay_events, catalogue
+from pige_pipeline.defs.airplay.assets import airplay_events, catalogue, unknown_music
 from pige_pipeline.defs.resources import PigeResource
 from pige_pipeline.hours import partition_key_for
 from pige_pipeline.parquet_store import read_asset_hour, read_asset_range, write_asset_hour
@@ -48,7 +48,7 @@ def test_play_across_the_hour_boundary_is_reported_once(small_catalogue: Catalog
     # SNG-002 starts 20 s before 11:00 and plays 40 s: 20 s in each hour, after talk / before other music.
     track = decode_mono(small_catalogue.tracks["SNG-002"], RATE)
     before = np.concatenate([speech(20), track[: 20 * RATE]])
-    after = np.concatenate([track[20 * RATE :], decode_mono(small_catalogue.outside, RATE)[: 20 * RATE]])
+    after = np.concatenate([track[20 * RATE :], decode_mono(small_catalogue.outside, RATE)])
     write_asset_hour(data_root, "fingerprints", "fm1", H, fingerprint_rows([(3560.0, before)], RATE),
                      FINGERPRINTS_SCHEMA)  # fmt: skip
     write_asset_hour(data_root, "fingerprints", "fm1", H + timedelta(hours=1),
@@ -70,6 +70,13 @@ def test_play_across_the_hour_boundary_is_reported_once(small_catalogue: Catalog
     assert play["track_id"] == "SNG-002" and play["parts"] == 2
     assert abs((play["start"] - pd.Timestamp(H + timedelta(seconds=3580))).total_seconds()) <= 1.0
     assert abs(play["duration_s"] - 40.0) <= 1.5
+    # The 40 s of music after the play match no track: unknown music, with a cluster.
+    for hour in (H, H + timedelta(hours=1)):
+        assert _materialize([unknown_music], data_root, hour).success
+    assert read_asset_hour(data_root, "unknown_music", "fm1", H).empty
+    unknown = read_asset_hour(data_root, "unknown_music", "fm1", H + timedelta(hours=1))
+    assert len(unknown) == 1 and unknown["cluster_id"].iat[0].startswith("unk-")
+    assert 20 <= unknown["start_s"].iat[0] <= 25 and unknown["end_s"].iat[0] >= 55
 
 
 def test_two_airings_of_one_track_are_two_plays(small_catalogue: Catalogue, tmp_path: Path) -> None:

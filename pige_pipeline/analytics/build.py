@@ -387,30 +387,31 @@ def _build_plays(con: duckdb.DuckDBPyConnection) -> None:
         f"""
         CREATE TABLE plays AS
         WITH events AS (
-            SELECT event_no AS play_no, station, track_id,
+            SELECT station, track_id, island, sub,
                    arg_min(play_id, start) AS play_id,
                    arg_min(title, start) AS title, arg_min(artist, start) AS artist,
                    arg_min(isrc, start) AS isrc,
                    min(start) AS start, max("end") AS "end",
                    sum(duration_s) AS seconds, count(*) AS segments,
                    max(score) AS score, max(confidence) AS confidence
-            FROM _play_seg GROUP BY event_no, station, track_id
+            FROM _play_seg GROUP BY station, track_id, island, sub
         )
-        SELECT p.play_no, p.play_id, p.station, p.track_id,
+        SELECT p.play_id, p.station, p.track_id,
                coalesce(p.title, c.title) AS title, coalesce(p.artist, c.artist) AS artist,
                coalesce(p.isrc, c.isrc) AS isrc,
                p.start, p."end", p.seconds, p.segments, p.score, p.confidence,
                {day} AS day, CAST(date_trunc('month', {day}) AS DATE) AS month,
                {rights}
         FROM events p LEFT JOIN catalogue c ON c.track_id = p.track_id
-        ORDER BY p.start, p.station
         """
     )
     con.execute(
         """
         CREATE TABLE play_segments AS
-        SELECT event_no AS play_no, station, hour, play_id, track_id, start, "end", duration_s
-        FROM _play_seg ORDER BY station, start
+        SELECT station, hour, play_id AS segment_play_id,
+               arg_min(play_id, start) OVER (PARTITION BY station, track_id, island, sub) AS play_id,
+               track_id, start, "end", duration_s
+        FROM _play_seg
         """
     )
     con.execute("DROP TABLE _play_src; DROP TABLE _play_seg")
@@ -430,10 +431,10 @@ def _build_silences(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"""
         CREATE TABLE silence_events AS
-        SELECT event_no AS silence_no, station, min(start) AS start, max("end") AS "end",
+        SELECT station, min(start) AS start, max("end") AS "end",
                sum(duration_s) AS duration_s, arg_max(kind, duration_s) AS kind,
                max(level_db) AS level_db, count(*) AS segments, {day} AS day
-        FROM _sil_seg GROUP BY event_no, station ORDER BY start, station
+        FROM _sil_seg GROUP BY station, island, sub
         """
     )
     con.execute("DROP TABLE _sil_src; DROP TABLE _sil_seg")
@@ -458,7 +459,7 @@ def _build_dead_air(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"""
         CREATE TABLE dead_air_events AS
-        SELECT event_no AS event_no, station, arg_min(alert_id, start) AS alert_id,
+        SELECT station, arg_min(alert_id, start) AS alert_id,
                string_agg(DISTINCT alert_id, ',' ORDER BY alert_id) AS alert_ids,
                min(start) AS start, max("end") AS "end", sum(duration_s) AS duration_s,
                arg_max(severity, severity_rank) AS severity,
@@ -468,7 +469,7 @@ def _build_dead_air(con: duckdb.DuckDBPyConnection) -> None:
                arg_min(classifier, start) AS classifier, min(notified_at) AS notified_at,
                arg_min(notification_status, start) AS notification_status,
                count(*) AS segments, {day} AS day
-        FROM _da_seg GROUP BY event_no, station ORDER BY start, station
+        FROM _da_seg GROUP BY station, island, sub
         """
     )
     con.execute("DROP TABLE _da_src; DROP TABLE _da_seg")

@@ -40,10 +40,12 @@ def assign_events(
     joinable: Joinable | None = None,
     payload: str | None = None,
 ) -> int:
-    """Create table `out`: `source` (a table with `seg_id`, key columns, `start`, `end`) plus `event_no`.
+    """Create table `out`: `source` (a table with `seg_id`, key columns, `start`, `end`) plus `island`, `sub`.
 
-    `event_no` numbers the stitched events globally; every segment gets exactly one. `payload` names a
-    column handed to `joinable` as `Segment.payload`. Returns the number of segments stitched in Python.
+    (key columns, `island`, `sub`) identifies the stitched event of each segment; every segment gets
+    exactly one. A global event number would need a sort of every segment, which the callers avoid.
+    `payload` names a column handed to `joinable` as `Segment.payload`. Returns the number of segments
+    stitched in Python.
     """
     keys = ", ".join(_ident(k) for k in key)
     gap_us = int(max_gap / timedelta(microseconds=1))
@@ -123,9 +125,8 @@ def assign_events(
     try:
         con.execute(
             f"""
-            CREATE OR REPLACE TABLE {_ident(out)} AS
-            SELECT s.*, dense_rank() OVER (ORDER BY {", ".join(f"i.{_ident(k)}" for k in key)},
-                                                      i.island, coalesce(p.sub, 0)) AS event_no
+            CREATE OR REPLACE TEMP TABLE {_ident(out)} AS
+            SELECT s.*, i.island, coalesce(p.sub, 0) AS sub
             FROM {_ident(source)} s
             JOIN _islands i ON i.seg_id = s.seg_id
             LEFT JOIN _split p ON p.seg_id = s.seg_id

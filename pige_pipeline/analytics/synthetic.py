@@ -559,25 +559,34 @@ def write_compacted(data_root: Path, data: SyntheticData) -> int:
     write_support_files(data_root, data)
     written = 0
     recorded = data.station_hours[data.station_hours["status"] != "missing"]
-    for asset, frame in data.tables.items():
+    for asset, unsorted in data.tables.items():
+        # Sorted once by hour, each day is a zero-copy slice of the table.
+        frame = unsorted.sort_values("hour", kind="stable", ignore_index=True)
         table = _arrow(asset, frame)
-        targets = data.station_hours if asset == "audio_chunks" else recorded
-        days = pd.Series(frame["hour"]).dt.floor("D").to_numpy()
-        target_days = targets["hour"].dt.floor("D").to_numpy()
+        targets = (data.station_hours if asset == "audio_chunks" else recorded).sort_values(
+            "hour", kind="stable"
+        )
         counts = frame.groupby(["station", "hour"]).size().rename("rows").reset_index()
-        for day in np.unique(target_days):
+        index_all = targets[["station", "hour"]].merge(counts, on=["station", "hour"], how="left")
+        index_all["rows"] = index_all["rows"].fillna(0).astype("int64")
+        day_of_row = frame["hour"].dt.floor("D").to_numpy()
+        day_of_target = index_all["hour"].dt.floor("D").to_numpy()
+        for day in np.unique(day_of_target):
             the_day: date = pd.Timestamp(day).date()
-            rows = np.flatnonzero(days == day)
+            lo, hi = np.searchsorted(day_of_row, day, "left"), np.searchsorted(day_of_row, day, "right")
             path = compacted_day_path(data_root, asset, the_day)
             path.parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(table.take(pa.array(rows, pa.int64())), path, compression="zstd")
-            hours = targets[target_days == day]
-            merged = hours[["station", "hour"]].merge(counts, on=["station", "hour"], how="left")
+            pq.write_table(table.slice(lo, hi - lo), path, compression="zstd")
+            tlo, thi = (
+                np.searchsorted(day_of_target, day, "left"),
+                np.searchsorted(day_of_target, day, "right"),
+            )
+            hours = index_all.iloc[tlo:thi]
             index = pa.table(
                 {
                     "station": pa.array(hours["station"].to_numpy(), pa.string()),
                     "hour": pa.array(hours["hour"], pa.timestamp("us", tz="UTC")),
-                    "rows": pa.array(merged["rows"].fillna(0).astype("int64").to_numpy(), pa.int64()),
+                    "rows": pa.array(hours["rows"].to_numpy(), pa.int64()),
                     "path": pa.array([""] * len(hours), pa.string()),
                     "asset": pa.array([asset] * len(hours), pa.string()),
                 }

@@ -60,7 +60,9 @@ def _by_duckdb(rows: list[tuple[str, int, int, int]], joinable: bool) -> set[fro
         con, "src", ["k"], "out", joinable=play_segments_joinable() if joinable else None, payload="ref"
     )
     groups: dict[int, set[int]] = {}
-    for seg_id, event_no in con.execute("SELECT seg_id, event_no FROM out").fetchall():
+    for seg_id, event_no in con.execute(
+        "SELECT seg_id, k || ':' || island || ':' || sub FROM out"
+    ).fetchall():
         groups.setdefault(event_no, set()).add(seg_id)
     return {frozenset(g) for g in groups.values()}
 

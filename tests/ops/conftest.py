@@ -16,7 +16,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ops.support import (
+from pige_pipeline.hours import hour_start
+from pige_pipeline.importer import import_archive
+from pige_pipeline.sources import drascula_tracks, singularity_tracks
+from tests.ops.support import (
     PG_BIN,
     REPO,
     STREAM_PASSWORD,
@@ -29,10 +32,8 @@ from ops.support import (
     free_port,
     make_clip,
     wait_http,
+    wait_port,
 )
-from pige_pipeline.hours import hour_start
-from pige_pipeline.importer import import_archive
-from pige_pipeline.sources import drascula_tracks, singularity_tracks
 
 
 @pytest.fixture(scope="session")
@@ -112,7 +113,12 @@ def stack(
         "PIGE_DATA_ROOT": str(demo_root.path),
     }
     logs = tmp_path_factory.mktemp("service-logs")
-    ui_port, ro_port = free_port(), free_port()
+    ui_port, ro_port, code_port = free_port(), free_port(), free_port()
+    # docs/deploy/workspace.yaml, on a free port: one code server for the daemon and both webservers.
+    workspace = home / "workspace.yaml"
+    workspace.write_text(
+        (REPO / "docs" / "deploy" / "workspace.yaml").read_text().replace("4266", str(code_port))
+    )
     webserver = str(VENV_BIN / "dagster-webserver")
     services: dict[str, Service] = {}
     # This process reads the same instance back, so it needs the same PIGE_PG_* variables.
@@ -120,15 +126,21 @@ def stack(
     for key, value in pg_cluster.env("dagster_stack").items():
         patch.setenv(key, value)
     try:
-        services["daemon"] = Service(
-            "daemon", [str(VENV_BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"], env, logs
-        )
+        services["code_server"] = Service(
+            "code_server",
+            [str(VENV_BIN / "dagster"), "code-server", "start", "-h", "127.0.0.1", "-p", str(code_port),
+             "-m", "pige_pipeline.definitions", "--location-name", "pige"],
+            env, logs,
+        )  # fmt: skip
+        wait_port(code_port, services["code_server"])
+        ws = str(workspace)
+        services["daemon"] = Service("daemon", [str(VENV_BIN / "dagster-daemon"), "run", "-w", ws], env, logs)
         services["webserver"] = Service(
-            "webserver", [webserver, "-h", "127.0.0.1", "-p", str(ui_port), "-w", "workspace.yaml"], env, logs
+            "webserver", [webserver, "-h", "127.0.0.1", "-p", str(ui_port), "-w", ws], env, logs
         )
         services["read_only"] = Service(
             "read_only",
-            [webserver, "-h", "127.0.0.1", "-p", str(ro_port), "-w", "workspace.yaml", "--read-only"],
+            [webserver, "-h", "127.0.0.1", "-p", str(ro_port), "-w", ws, "--read-only"],
             env,
             logs,
         )
@@ -137,6 +149,9 @@ def stack(
         wait_http(f"{ro_url}/server_info", services["read_only"])
         yield Stack(home, env, demo_root, ui_url, ro_url, services)
     finally:
+        # All at once: each takes a few seconds to shut down.
+        for service in services.values():
+            service.terminate()
         for service in services.values():
             service.stop()
         patch.undo()

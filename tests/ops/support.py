@@ -106,15 +106,31 @@ class Service:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def stop(self) -> None:
+    def terminate(self) -> None:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        self.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
         self._log.close()
+
+
+def wait_port(port: int, service: Service, timeout: float = 180) -> None:
+    """Wait until something listens on 127.0.0.1:`port` (the code server binds once it has loaded)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if service.proc.poll() is not None:
+            raise RuntimeError(f"{service.name} exited:\n{service.log()[-3000:]}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.5)
+    raise TimeoutError(f"{service.name} did not listen on {port} in {timeout} s:\n{service.log()[-3000:]}")
 
 
 def wait_http(url: str, service: Service, timeout: float = 180) -> None:

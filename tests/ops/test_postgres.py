@@ -10,9 +10,9 @@ import psycopg2
 import pytest
 from dagster._core.scheduler.instigation import TickStatus
 
-from ops.support import REPO, DemoRoot, PgCluster, Stack
 from pige_pipeline.defs.chunks.assets import audio_chunks
 from pige_pipeline.defs.resources import PigeResource
+from tests.ops.support import REPO, DemoRoot, PgCluster, Stack
 
 
 def _instance_from_postgres_yaml(home: Path) -> dg.DagsterInstance:

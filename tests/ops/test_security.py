@@ -14,7 +14,6 @@ import yaml
 from dagster._serdes import serialize_value
 from typer.testing import CliRunner
 
-from ops.support import REPO, STREAM_PASSWORD, PgCluster, Stack
 from pige_pipeline.cli import app
 from pige_pipeline.defs.chunks.assets import audio_chunks
 from pige_pipeline.defs.ops.assets import storage_health
@@ -25,6 +24,7 @@ from pige_pipeline.ops.holds import LegalHold
 from pige_pipeline.ops.retention import ChunkCandidate, RetentionPlan, apply_retention
 from pige_pipeline.stations import StationsFileError, check_stream_url, parse_stations, redact_url
 from pige_pipeline.store import chunk_path
+from tests.ops.support import REPO, STREAM_PASSWORD, PgCluster, Stack
 
 SECRET = "s3cr3t-Pa55word"
 # A key that names a secret, with its value: `password: xyz`, `api_token = xyz`.

@@ -57,8 +57,10 @@ def tree_cpu(proc: psutil.Process) -> tuple[float, float, float, int]:
     return cpu, rss, uss, len(procs)
 
 
-def run_one(n: int, seconds: float, segment_s: int, stream: Path, workdir: Path, icy: bool) -> dict:
-    data_root = workdir / f"data-{n}"
+def run_one(
+    n: int, seconds: float, segment_s: int, stream: Path, workdir: Path, icy: bool, live: bool = False
+) -> dict:
+    data_root = workdir / f"data-{n}{'-live' if live else ''}"
     with IcecastServer(max_sources=n + 10, max_clients=4 * n + 50) as ice:
         mounts = [f"/s{i:03d}.mp3" for i in range(n)]
         for mount in mounts:
@@ -73,9 +75,14 @@ def run_one(n: int, seconds: float, segment_s: int, stream: Path, workdir: Path,
         source_procs = [psutil.Process(s.process.pid) for s in ice.sources.values() if s.process]
         src_cpu0 = sum(sum(p.cpu_times()[:2]) for p in source_procs)
         started = datetime.now(UTC)
-        cmd = [PIGE, "record", "--data-root", str(data_root), "--segment-seconds", str(segment_s),
-               "--duration", str(seconds)] + ([] if icy else ["--no-icy"])  # fmt: skip
-        recorder = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if live:
+            # A recorder with a live sink that measures each block's level, as the dead-air monitor does.
+            cmd = [sys.executable, "-m", "benchmarks.recorder_load", "--child-live", str(data_root),
+                   str(segment_s), str(seconds)]  # fmt: skip
+        else:
+            cmd = [PIGE, "record", "--data-root", str(data_root), "--segment-seconds", str(segment_s),
+                   "--duration", str(seconds)] + ([] if icy else ["--no-icy"])  # fmt: skip
+        recorder = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         root = psutil.Process(recorder.pid)
         # Skip the start-up (connections, probing) before measuring the steady state.
         time.sleep(min(30.0, seconds / 4))
@@ -90,7 +97,7 @@ def run_one(n: int, seconds: float, segment_s: int, stream: Path, workdir: Path,
         elapsed = (samples[-1]["t"] - t0) if samples else 1.0
         src_cpu = sum(sum(p.cpu_times()[:2]) for p in source_procs if p.is_running()) - src_cpu0
         src_elapsed = (datetime.now(UTC) - started).total_seconds()
-        _out, err = recorder.communicate(timeout=120)
+        out, err = recorder.communicate(timeout=120)
         ended = datetime.now(UTC)
     recorded = 0.0
     spanned = 0.0
@@ -113,6 +120,8 @@ def run_one(n: int, seconds: float, segment_s: int, stream: Path, workdir: Path,
         "seconds": seconds,
         "segment_seconds": segment_s,
         "icy": icy,
+        "live_sink": live,
+        "live_blocks_per_station_s": _blocks_rate(out, n, seconds) if live else None,
         "recorder_cpu_pct_of_one_core": round(cpu_pct, 1),
         "cpu_pct_per_station": round(cpu_pct / n, 3),
         "rss_mb_total_median": round(rss_med / 2**20, 1),
@@ -129,12 +138,51 @@ def run_one(n: int, seconds: float, segment_s: int, stream: Path, workdir: Path,
     }
 
 
+def _blocks_rate(out: bytes, n: int, seconds: float) -> float | None:
+    lines = out.decode(errors="replace").strip().splitlines()
+    try:
+        return round(json.loads(lines[-1])["blocks"] / n / seconds, 3)
+    except (IndexError, ValueError, KeyError):
+        return None
+
+
+class LevelSink:
+    """Counts blocks and computes each one's RMS: the cheapest real consumer of live audio."""
+
+    def __init__(self) -> None:
+        self.blocks = 0
+
+    def feed(self, station_id: str, block_start: datetime, samples: object, sample_rate: int) -> None:
+        import numpy as np
+
+        float(np.sqrt(np.mean(np.asarray(samples, dtype=np.float32) ** 2)))
+        self.blocks += 1
+
+    def stream_down(self, station_id: str, at: datetime) -> None:
+        pass
+
+
+def child_live(data_root: Path, segment_s: int, seconds: float) -> None:
+    from pige_pipeline.recorder.core import Recorder, RecorderConfig
+
+    sink = LevelSink()
+    recorder = Recorder(
+        data_root, data_root / "stations.yaml", RecorderConfig(segment_seconds=segment_s), sink=sink
+    )
+    stats = recorder.run(seconds)
+    print(json.dumps({"blocks": sink.blocks, "stations": len(stats)}))
+
+
 def main() -> None:
+    if len(sys.argv) == 5 and sys.argv[1] == "--child-live":
+        child_live(Path(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stations", type=int, nargs="+", default=[10, 50, 100])
     parser.add_argument("--seconds", type=float, default=600)
     parser.add_argument("--segment-seconds", type=int, default=60)
     parser.add_argument("--no-icy", action="store_true")
+    parser.add_argument("--live", action="store_true", help="Also run each N with a live-audio sink.")
     parser.add_argument("--out", type=Path, default=None, help="Write the results as JSON here.")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="pige-recbench-") as tmp:
@@ -158,6 +206,12 @@ def main() -> None:
             result["recorder_vs_decode"] = round(result["cpu_pct_per_station"] / decode_pct, 3)
             results.append(result)
             print(json.dumps(result), flush=True)
+            if args.live:
+                result = run_one(n, args.seconds, args.segment_seconds, stream, workdir, True, live=True)
+                result["decode_floor_pct_per_station"] = round(decode_pct, 3)
+                result["recorder_vs_decode"] = round(result["cpu_pct_per_station"] / decode_pct, 3)
+                results.append(result)
+                print(json.dumps(result), flush=True)
     if args.out:
         args.out.write_text(json.dumps(results, indent=1), encoding="utf-8")
 

@@ -456,14 +456,18 @@ class StationRecorder(threading.Thread):
             rw_timeout_s=self.config.rw_timeout_s,
         )
         spawned = datetime.now(UTC)
-        proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE if live else subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            env={**os.environ, "TZ": "UTC"},
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only a prctl call, no locks
-        )
+        log_path = session_dir / "ffmpeg.log"
+        with open(log_path, "wb") as log_file:
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE if live else subprocess.DEVNULL,
+                # A file, not a pipe: if the recorder dies, ffmpeg must still be able to write its last
+                # messages while it closes the segment (a closed pipe would kill it with SIGPIPE first).
+                stderr=log_file,
+                env={**os.environ, "TZ": "UTC"},
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 - only a prctl call, no locks
+            )
         self._proc = proc
         self.stats.sessions += 1
         write_json_atomic(
@@ -482,7 +486,7 @@ class StationRecorder(threading.Thread):
         stderr_tail: list[str] = []
         threads = [
             threading.Thread(
-                target=self._read_stderr, args=(proc, session_dir, flowing, stderr_tail), daemon=True
+                target=self._read_stderr, args=(proc, log_path, flowing, stderr_tail), daemon=True
             )
         ]
         if live:
@@ -594,25 +598,40 @@ class StationRecorder(threading.Thread):
     # helpers ------------------------------------------------------------------------------------------
 
     def _read_stderr(
-        self, proc: subprocess.Popen[bytes], session_dir: Path, flowing: threading.Event, tail: list[str]
+        self, proc: subprocess.Popen[bytes], log_path: Path, flowing: threading.Event, tail: list[str]
     ) -> None:
-        assert proc.stderr is not None
-        for raw in proc.stderr:
-            line = raw.decode("utf-8", errors="replace").strip()
-            if self.config.icy and "Metadata update" in line:
-                title = parse_title_line(line)
-                if title and title != self._last_title:
-                    self._last_title = title
-                    self._on_title(title, datetime.now(UTC))
-                continue
-            match = _OPENING.search(line)
-            if match and match.group("path").endswith(
-                tuple(f".{e}" for e in ("mp3", "aac", "ogg", "opus", "flac"))
-            ):
-                flowing.set()
-            elif _ERROR_HINT.search(line):
-                tail.append(line)
-                del tail[:-10]
+        """Follow ffmpeg's log file as it grows, until the process has exited and the file is read."""
+        with open(log_path, "rb") as log_file:
+            pending = b""
+            while True:
+                data = log_file.readline()
+                if not data:
+                    if proc.poll() is not None:
+                        data = log_file.read()
+                        if not data:
+                            return
+                    else:
+                        time.sleep(0.2)
+                        continue
+                pending += data
+                if not pending.endswith(b"\n") and proc.poll() is None:
+                    continue
+                self._on_log_line(pending.decode("utf-8", errors="replace").strip(), flowing, tail)
+                pending = b""
+
+    def _on_log_line(self, line: str, flowing: threading.Event, tail: list[str]) -> None:
+        if "Metadata update" in line:
+            title = parse_title_line(line) if self.config.icy else None
+            if title and title != self._last_title:
+                self._last_title = title
+                self._on_title(title, datetime.now(UTC))
+            return
+        match = _OPENING.search(line)
+        if match and staged_time(Path(match.group("path"))):
+            flowing.set()
+        elif _ERROR_HINT.search(line):
+            tail.append(line)
+            del tail[:-10]
 
     def _publish(self, path: Path, start: datetime, duration: float) -> datetime:
         """Publish a complete segment (split at clock boundaries if it runs over one); returns its end."""

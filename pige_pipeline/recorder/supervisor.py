@@ -64,7 +64,9 @@ def decide(
             continue
         state = states.get(run.run_id)
         started_long_ago = (now - run.launched_at).total_seconds() > startup_grace_s
-        dead = state is None or not state.alive(now, stale_after_s)
+        # A recorder that stopped cleanly (rotation) is finishing its run: give it time to end.
+        finishing = state is not None and state.stopped and state.age_s(now) < startup_grace_s
+        dead = not finishing and (state is None or not state.alive(now, stale_after_s))
         if run.status == "STARTED" and started_long_ago and dead:
             decision.mark_failed.append(run.run_id)
             continue

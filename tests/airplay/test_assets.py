@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 
 from pige_pipeline.airplay import FINGERPRINTS_SCHEMA, fingerprint_rows
@@ -35,6 +36,7 @@ def _materialize(assets: list, data_root: Path, hour: datetime | None = None) ->
     )
 
 
+@pytest.mark.slow  # four Dagster runs and a catalogue index: ~10 s alone, more on shared CI cores
 def test_play_across_the_hour_boundary_is_reported_once(small_catalogue: Catalogue, tmp_path: Path) -> None:
     data_root = tmp_path / "data"
     shutil.copytree(small_catalogue.dir, data_root / "catalogue")

@@ -123,3 +123,43 @@ def test_sensor_launches_once_relaunches_after_failure_and_rotates(
     write_state(tmp_path, _state("run-3", beat=now))
     assert not _tick(instance, tmp_path).run_requests
     assert stop_request_path(tmp_path, "run-2").exists()
+
+
+def test_recorder_job_records_until_asked_to_stop(tmp_path: Path, ice, stream_mp3: Path) -> None:
+    """The Dagster job runs the same core; a stop request (what rotation sends) ends it cleanly."""
+    import threading
+    import time
+
+    import yaml
+
+    from pige_pipeline.defs.recorder.jobs import recorder
+    from pige_pipeline.recorder.state import read_states, request_stop
+    from pige_pipeline.store import list_chunks
+
+    ice.add_source("/job.mp3", stream_mp3)
+    data_root = tmp_path / "data"
+    data_root.mkdir()
+    stations = {"stations": [{"id": "job", "name": "Job", "stream_url": ice.url("/job.mp3")}]}
+    (data_root / "stations.yaml").write_text(yaml.safe_dump(stations), encoding="utf-8")
+
+    def stop_when_recording() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            states = read_states(data_root)
+            if states and states[0].stations.get("job", {}).get("segments", 0) >= 2:
+                request_stop(data_root, states[0].recorder_id, "test")
+                return
+            time.sleep(0.5)
+
+    threading.Thread(target=stop_when_recording, daemon=True).start()
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = recorder.execute_in_process(
+            instance=instance,
+            run_config={"ops": {"record_stations": {"config": {"segment_seconds": 5}}}},
+            resources={"pige": PigeResource(data_root=str(data_root))},
+        )
+        assert result.success
+        assert instance.get_run_by_id(result.run_id).tags[ROLE_TAG] == ROLE
+    assert len(list_chunks(data_root, "job")) >= 2
+    state = read_states(data_root)[0]
+    assert state.run_id == result.run_id and state.stopped

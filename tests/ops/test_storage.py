@@ -23,6 +23,7 @@ from pige_pipeline.ops.storage import (
     record_sample,
     recording_rate,
 )
+from tests.ops.support import free_port
 
 GB = 1024**3
 
@@ -128,3 +129,42 @@ def test_storage_health_command(data_root: Path, put_chunk: Callable[..., Path],
     result = CliRunner().invoke(app, ["storage", "health", "--data-root", str(data_root)])
     assert result.exit_code == 0, result.output
     assert len(read_history(data_root)) == 2
+
+
+def test_low_space_alert_is_mailed_through_the_notifier(
+    data_root: Path, put_chunk: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message
+
+    received: list = []
+
+    class Inbox(Message):
+        def handle_message(self, message) -> None:  # noqa: ANN001
+            received.append(message)
+
+    port = free_port()
+    controller = Controller(Inbox(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        monkeypatch.setenv("PIGE_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("PIGE_SMTP_PORT", str(port))
+        monkeypatch.setenv("PIGE_SMTP_SECURITY", "none")
+        monkeypatch.setenv("PIGE_ALERT_FROM", "pige@example.org")
+        monkeypatch.setenv("PIGE_ALERT_TO", "engineer@example.org")
+        monkeypatch.setenv("PIGE_STORAGE_MIN_DAYS", "1000000000")
+        put_chunk("radio-a", datetime.now(UTC) - timedelta(hours=2), seconds=30)
+        resources = {"pige": PigeResource(data_root=str(data_root))}
+        first = dg.materialize([storage_health], resources=resources)
+        second = dg.materialize([storage_health], resources=resources)
+    finally:
+        controller.stop()
+    alerts = [
+        r.asset_materializations_for_node("storage_health")[0].metadata["alert"].value
+        for r in (first, second)
+    ]
+    assert alerts[0] == "sent"
+    # The same condition the same day is one mail, not one every 30 minutes.
+    assert len(received) == 1
+    assert "disk space low" in received[0]["Subject"]
+    assert "days of recording fit" in received[0].get_payload()

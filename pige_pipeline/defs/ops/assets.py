@@ -33,10 +33,12 @@ def storage_health(context: dg.AssetExecutionContext, pige: PigeResource) -> dg.
     if problems:
         alert = send_ops_alert(
             context.log,
-            key="ops/storage/low-space",
+            # One alert a day while the condition lasts, not one every 30 minutes.
+            key=f"ops/storage/low-space/{health.at:%Y-%m-%d}",
             subject=f"pige: disk space low on {settings.data_root}",
             body="\n".join(problems)
             + "\n\nFree space: delete or move old audio, lower retention_days in stations.yaml, or add disk.",
+            data_root=settings.data_root,
         )
     days_ok = days is None or days >= thresholds.min_days
     return dg.MaterializeResult(

@@ -1,6 +1,6 @@
 """`retention` and `housekeeping` jobs: delete expired audio, old failed runs and stale files."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -32,7 +32,11 @@ def apply_audio_retention(
         plan = plan_retention(settings.data_root, registry)
     except (LegalHoldError, StationsFileError) as exc:
         status = send_ops_alert(
-            context.log, key="ops/retention/paused", subject="pige: retention paused", body=str(exc)
+            context.log,
+            key=f"ops/retention/paused/{datetime.now(UTC):%Y-%m-%d}",
+            subject="pige: retention paused, nothing deleted",
+            body=f"{exc}\n\nFix the file named above, then run `pige retention run` (or wait for tomorrow).",
+            data_root=settings.data_root,
         )
         raise dg.Failure(
             description=f"retention paused, nothing deleted: {exc}", metadata={"alert": status}

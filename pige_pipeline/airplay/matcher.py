@@ -365,6 +365,28 @@ def resolve(plays: list[Play], params: MatchParams = DEFAULT_PARAMS) -> list[Pla
                 break
         if not absorbed:
             kept.append(play)
+    return _drop_shadowed(kept, params)
+
+
+def _drop_shadowed(plays: list[Play], params: MatchParams) -> list[Play]:
+    """Drop a play that a stronger play of another track covers by more than a crossfade.
+
+    `resolve` compares each play with the plays kept so far, but a kept play can still grow when a
+    later fragment of its own track is absorbed; this final pass compares the finished plays, so a
+    weak chance match inside a strong play never survives.
+    """
+    ranked = sorted(plays, key=lambda p: -(p.n_items * (0.5 - p.ber)))
+    kept: list[Play] = []
+    for play in ranked:
+        shadowed = any(
+            other.track != play.track
+            and (overlap := min(play.end_s, other.end_s) - max(play.start_s, other.start_s))
+            > params.max_crossfade_s
+            and overlap > 0.5 * min(play.duration_s, other.duration_s)
+            for other in kept
+        )
+        if not shadowed:
+            kept.append(play)
     return kept
 
 

@@ -15,10 +15,14 @@ from pige_pipeline.settings import REPO_ROOT
 def demo(
     ui: Annotated[bool, typer.Option("--ui/--no-ui", help="Start the Dagster UI at the end.")] = True,
     port: Annotated[int, typer.Option("--port", help="Port of the UI (bound to 127.0.0.1).")] = 3000,
+    live: Annotated[
+        bool,
+        typer.Option("--live/--no-live", help="Stream the programme from a local Icecast and record it."),
+    ] = True,
     data_root: DataRootOption = None,
 ) -> None:
     """Build the demo station's hour, import it, materialise it and open the Dagster UI."""
-    from pige_pipeline.demo.run import materialize_demo_hour, prepare_demo, start_ui
+    from pige_pipeline.demo.run import materialize_demo_hour, prepare_demo, start_ui, write_demo_reports
 
     settings = resolve_settings(data_root)
     home = os.environ.setdefault("DAGSTER_HOME", str(settings.data_root / "dagster_home"))
@@ -28,9 +32,10 @@ def demo(
     os.environ["PIGE_DATA_ROOT"] = str(settings.data_root)
     hour = prepare_demo(settings, typer.echo)
     materialize_demo_hour(hour, typer.echo)
-    typer.echo(f"demo: Parquet outputs under {settings.parquet_dir}")
+    write_demo_reports(hour, typer.echo)
+    typer.echo(f"demo: Parquet outputs under {settings.parquet_dir}, reports under {settings.reports_dir}")
     if ui:
-        start_ui(port)
+        start_ui(settings, port, live=live)
 
 
 def register(app: typer.Typer) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from pige_pipeline.importer import import_archive
 from pige_pipeline.settings import REPO_ROOT, PigeSettings
 
 DEMO_STATION = "demo-fm"
+DEMO_ICECAST_PORT = 8765
 DEMO_STATIONS_YAML = f"""\
 # Written by `pige demo`. Replace with your own stations (see README.md, "Configuration").
 stations:
@@ -74,13 +77,58 @@ def materialize_demo_hour(hour: datetime, say: Callable[[str], None] = print) ->
         partition_key=key, instance=instance, raise_on_error=False
     )
     say(f"demo: process_hour {'succeeded' if result.success else 'FAILED (see the UI for the step logs)'}")
+    if "analytics" in keys:
+        say("demo: rebuilding analytics.duckdb (analytics asset)")
+        analytics_job = dg.define_asset_job("demo_analytics", selection=["analytics"])
+        dg.Definitions.merge(defs, dg.Definitions(jobs=[analytics_job])).resolve_job_def(
+            "demo_analytics"
+        ).execute_in_process(instance=instance, raise_on_error=False)
 
 
-def start_ui(port: int = 3000) -> None:
+def write_demo_reports(hour: datetime, say: Callable[[str], None] = print) -> None:
+    """The reports of the demo day and month, through the same commands people use."""
+    from pige_pipeline.cli import app
+
+    day, month = f"{hour:%Y-%m-%d}", f"{hour:%Y-%m}"
+    for args in (
+        ["report", "daily", "--date", day],
+        ["report", "airplay", "--month", month],
+        ["report", "dead-air", "--date", day],
+        ["report", "coverage", "--date", day],
+        ["report", "stats"],
+    ):
+        say("demo: pige " + " ".join(args))
+        try:
+            app(args, standalone_mode=False)
+        except Exception as exc:  # a report that cannot be written must not stop the demo
+            say(f"demo: {' '.join(args)} failed: {exc}")
+
+
+def start_ui(settings: PigeSettings, port: int = 3000, live: bool = True) -> None:
+    """Run `dagster dev` on 127.0.0.1; with `live`, a local Icecast plays the programme as a stream.
+
+    The demo station's stream URL points at that Icecast, and the recorder supervisor is switched on,
+    so the daemon launches the recorder run, which records the live stream into the chunk store, and
+    the new-chunk sensor processes each hour it completes: the whole chain, as at a station.
+    """
     say = print
-    say(f"demo: starting the Dagster UI on http://127.0.0.1:{port} (Ctrl-C to stop)")
-    subprocess.run(
-        [str(Path(os.sys.executable).parent / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(port),
-         "-w", str(REPO_ROOT / "workspace.yaml")],
-        cwd=REPO_ROOT, check=False,
-    )  # fmt: skip
+    env = dict(os.environ)
+    cmd = [str(Path(sys.executable).parent / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(port),
+           "-w", str(REPO_ROOT / "workspace.yaml")]  # fmt: skip
+    with ExitStack() as stack:
+        if live:
+            from pige_pipeline.icecast import IcecastError, IcecastServer
+
+            try:
+                ice = stack.enter_context(IcecastServer(port=DEMO_ICECAST_PORT))
+                ice.add_source(
+                    f"/{DEMO_STATION}.mp3", settings.data_root / "demo" / "programme.mp3", name="Demo FM"
+                )
+                env["PIGE_RECORDER_AUTOSTART"] = "1"
+                stream = ice.url(f"/{DEMO_STATION}.mp3")
+                say(f"demo: Icecast plays the programme live at {stream}; the recorder supervisor")
+                say("demo: starts recording it once the UI's daemon is up")
+            except (IcecastError, OSError) as exc:
+                say(f"demo: no live stream ({exc}); the UI still shows the imported hour")
+        say(f"demo: starting the Dagster UI on http://127.0.0.1:{port} (Ctrl-C to stop)")
+        subprocess.run(cmd, cwd=REPO_ROOT, env=env, check=False)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -133,6 +134,8 @@ def run_one(
         "recorded_station_seconds": round(recorded, 1),
         # Audio recorded over the span from each station's first chunk start to its last chunk end.
         "coverage": round(recorded / spanned, 5) if spanned else 0.0,
+        "cpu_samples": [round(x["cpu"], 2) for x in samples],
+        "procs": [x["procs"] for x in samples],
         "recorder_exit": recorder.returncode,
         "recorder_stderr_tail": err.decode(errors="replace")[-300:],
     }
@@ -190,11 +193,12 @@ def main() -> None:
         stream = make_stream_file(workdir)
         decode = []
         for _ in range(3):
-            start = time.perf_counter()
-            subprocess.run(
-                ["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(stream), "-f", "null", "-"], check=True
-            )
-            decode.append(time.perf_counter() - start)
+            # CPU time of the child, not wall time: other work on a shared machine must not count.
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            null = ["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(stream), "-f", "null", "-"]
+            subprocess.run(null, check=True)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            decode.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         audio_s = probe_audio(stream).duration_s
         decode_pct = 100 * statistics.median(decode) / audio_s
         print(f"decode floor: ffmpeg -f null decodes 1 s of this MP3 in {decode_pct / 100:.4f} s "

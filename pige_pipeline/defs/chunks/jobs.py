@@ -10,4 +10,6 @@ process_hour = dg.define_asset_job(
     selection=dg.AssetSelection.tag(HOURLY_TAG, ""),
     partitions_def=hourly_partitions,
     description="Process one UTC hour of audio for every station.",
+    # dagster.yaml limits runs by this tag, so recorder runs never hold the slots processing needs.
+    tags={"pige/role": "processing"},
 )

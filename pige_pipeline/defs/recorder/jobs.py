@@ -55,7 +55,8 @@ def _log(context: dg.OpExecutionContext, message: str) -> None:
 
 @dg.job(
     description="Record all stations 24/7 (kept alive and rotated by `recorder_supervisor`).",
-    tags={ROLE_TAG: ROLE},
+    # No run-monitoring max runtime: the recorder runs for days on purpose.
+    tags={ROLE_TAG: ROLE, "dagster/max_runtime": "0"},
 )
 def recorder() -> None:
     record_stations()

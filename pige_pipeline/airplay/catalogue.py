@@ -7,6 +7,7 @@ A bad row (missing field, duplicate track_id, missing, non-audio or video file) 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import subprocess
 from dataclasses import dataclass, field
@@ -92,7 +93,9 @@ def load_catalogue(csv_path: Path) -> Catalogue:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CatalogueFileError(f"{csv_path}: cannot be read as UTF-8 text ({exc})") from None
-    reader = csv.DictReader(text.splitlines())
+    # newline="" lets the csv module own line breaks: a quoted break (or a form feed, which
+    # str.splitlines() would split on) stays inside its cell.
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
@@ -103,9 +106,23 @@ def load_catalogue(csv_path: Path) -> Catalogue:
     catalogue = Catalogue(csv=csv_path)
     seen: dict[str, int] = {}
     base = csv_path.parent
-    for number, raw in enumerate(reader, start=2):
+    next_line = 2
+    for raw in reader:
+        number, next_line = next_line, reader.line_num + 1  # the physical line the record starts on
         values = {(k or "").strip(): (v or "") for k, v in raw.items() if k is not None}
+        extra = [v for v in raw.get(None) or [] if v.strip()]
         track_id = values.get("track_id", "").strip() or None
+        if extra:
+            catalogue.problems.append(
+                CatalogueProblem(
+                    csv_path,
+                    number,
+                    track_id,
+                    f"{len(raw[None])} more value(s) than the header has columns ({extra[0]!r}...); "
+                    "quote values that contain commas",
+                )
+            )
+            continue
         if not any(v.strip() for v in values.values()):
             continue
         try:

@@ -7,7 +7,6 @@ import io
 import string
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -66,7 +65,6 @@ def test_every_data_row_is_an_entry_or_a_problem_naming_its_line(
         assert entry.file.is_file() and entry.track_id.strip() == entry.track_id != ""
 
 
-@pytest.mark.xfail(reason="airplay/catalogue.py reads the CSV with str.splitlines(): reported to issue 5")
 def test_a_form_feed_inside_a_cell_splits_the_row(tmp_path: Path) -> None:
     (tmp_path / "song.mp3").write_bytes(b"ID3")
     path = tmp_path / "catalogue.csv"

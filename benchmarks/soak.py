@@ -479,8 +479,8 @@ def run_soak(config: SoakConfig, work: Path) -> dict:
                 inject(h, ice, kind, params, stations, stations_file)
             while time.time() < t0 + record_s:
                 time.sleep(0.5)
+            t_end = time.time()  # the recorder is asked to stop now: audio ends here, not when it exits
             stop_recorder(h)
-            t_end = time.time()
             stop.set()
             first_done.set()
             worker.join(600)
@@ -670,7 +670,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--process-every", type=float, default=None, help="seconds between processing runs")
     parser.add_argument("--no-disk-full", action="store_true", help="fill the disk to its reserve only")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (and its tmpfs)")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "soak.json")
+    parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "pige-soak" / "soak.json")
     args = parser.parse_args(argv)
     every = args.process_every or max(45.0, min(180.0, args.minutes * 60 / 4))
     config = SoakConfig(

@@ -1,0 +1,84 @@
+"""The fault-injection soak at CI size: 4 stations, 2 minutes, every fault but a completely full disk.
+
+The full run (10 stations, 15 minutes, the disk filled completely too) is `python -m benchmarks.soak`;
+its figures are in docs/benchmarks.md. Here the harness runs as it does there, in a subprocess, and
+the test reads its JSON report.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SEGMENT_S = 10
+# What a restart costs on top of the injected outage: the segment being written when a process is
+# SIGKILLed (up to one segment) plus starting `pige record` and reconnecting. The issue's target is
+# +2 s; docs/reliability.md explains why the kills do not meet it yet.
+RESTART_COST_S = SEGMENT_S + 30
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    out = tmp_path_factory.mktemp("soak") / "soak.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.soak", "--minutes", "2", "--stations", "4", "--seed", "11",
+         "--process-every", "45", "--no-disk-full", "--out", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=540, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+pytestmark = pytest.mark.slow
+
+
+def _fault(report: dict, name: str) -> dict:
+    [fault] = [f for f in report["faults"] if f["fault"] == name]
+    return fault
+
+
+def test_every_fault_was_injected(report: dict) -> None:
+    names = {f["fault"] for f in report["faults"]}
+    assert names == {
+        "source_killed", "icecast_restarted", "ffmpeg_killed", "recorder_killed",
+        "processing_killed", "smtp_down", "disk_at_reserve",
+    }  # fmt: skip
+
+
+def test_losses_are_bounded_by_the_outage_and_every_gap_is_logged(report: dict) -> None:
+    for name in ("source_killed", "icecast_restarted"):
+        fault = _fault(report, name)
+        assert fault["max_lost_s"] <= fault["outage_s"] + 3.0, fault  # target +2 s, 1 s for a loaded CI
+    for name in ("ffmpeg_killed", "recorder_killed"):
+        fault = _fault(report, name)
+        assert fault["max_lost_s"] <= fault["outage_s"] + RESTART_COST_S, fault
+    for fault in report["faults"]:
+        assert fault["all_gaps_logged"], fault
+    for name in ("processing_killed", "smtp_down", "disk_at_reserve"):
+        assert _fault(report, name)["max_lost_s"] == 0, _fault(report, name)
+    assert report["unexplained_holes"] == {}
+
+
+def test_the_disk_reserve_is_signalled_before_recording_suffers(report: dict) -> None:
+    assert "below" in _fault(report, "disk_at_reserve")["detail"]
+
+
+def test_no_corrupt_chunk_and_every_alert_mailed_exactly_once(report: dict) -> None:
+    assert report["corrupt_chunks"] == []
+    alerts = report["alerts"]
+    assert alerts["suspect"] >= 1  # station s00 airs 10 s of dead air inside its track
+    assert alerts["emails"] == alerts["suspect"]
+    assert alerts["duplicates"] == 0 and alerts["missing"] == [] and alerts["spurious"] == []
+
+
+def test_hours_are_processed_exactly_once(report: dict) -> None:
+    assert any(run["killed"] for run in report["processing_runs"])
+    assert report["every_station_hour_processed"]
+    assert report["reprocessing_changed"] == []
+    assert report["temporary_files_left"] == []
+    assert report["plays"] > 0 and report["duplicate_play_ids"] == 0

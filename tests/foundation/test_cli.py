@@ -1,0 +1,34 @@
+"""The `pige` command line: each command loads only its modules, and the map of them stays complete."""
+
+import subprocess
+import sys
+
+import typer
+
+from pige_pipeline.cli import COMMAND_MODULES, build_app
+
+
+def _top_level_names(app: typer.Typer) -> set[str]:
+    names = {c.name for c in app.registered_commands}
+    names |= {g.name for g in app.registered_groups}
+    return names
+
+
+def test_every_command_is_in_the_map_and_its_modules_register_it() -> None:
+    full = _top_level_names(build_app())
+    assert full == set(COMMAND_MODULES)
+    for command, modules in COMMAND_MODULES.items():
+        assert command in _top_level_names(build_app(modules)), (command, modules)
+
+
+def test_pige_record_does_not_import_the_heavy_domains() -> None:
+    code = (
+        "import sys; sys.argv = ['pige', 'record', '--help']\n"
+        "from pige_pipeline.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = ('pandas', 'matplotlib', 'scipy', 'faster_whisper', 'duckdb')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "--segment-seconds" in out.stdout
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -52,7 +52,9 @@ dead_air_alerts = station_hour_asset(
     description="Silences over each station's alert duration: severity, context, natural/suspect, notified.",
     schema=DEAD_AIR_ALERTS_SCHEMA,
     compute=_alerts,
-    deps=["silences"],
+    # The classification reads the hour's plays and the context reads its transcript: run after both,
+    # so the first run of an hour gives the same alerts as a re-run.
+    deps=["silences", "airplay_events", "transcripts"],
     setup=_setup,
     group_name="dead_air",
     check_description="Fails when a station's alerts cannot be computed or a suspect one is undelivered.",

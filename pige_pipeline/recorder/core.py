@@ -657,7 +657,14 @@ class StationRecorder(threading.Thread):
             return  # still the same outage: keep its first start and cause
         gap = Gap(self.station.id, start, None, cause, detail[:500])
         self._pending_gap = gap
-        append_gap(self.data_root, gap)
+        try:
+            append_gap(self.data_root, gap)
+        except OSError as exc:
+            # A full disk must not kill this station's thread (it would never record again). The gap
+            # stays pending in memory and is written, closed, once audio is back and there is room.
+            log.error(
+                "station %r: cannot write the gap log (%s); will retry when the gap closes", gap.station, exc
+            )
 
     @staticmethod
     def _gap_until(gap: Gap, end: datetime) -> Gap:

@@ -161,6 +161,12 @@ def publish_segment(
     Two recorders overlap during a rotation and can both cut the same clock boundary. The longer of
     the two files is kept (the old run's last segment ends when it is stopped), atomically.
     """
+    if src.stat().st_size == 0:
+        # ffmpeg lists a segment as complete even when a full disk left it empty: there is no audio to
+        # keep, and an empty chunk in the store would only look like a corrupt recording.
+        log.error("%s: empty segment (disk full?), not published; the gap is in the gap log", src)
+        src.unlink(missing_ok=True)
+        return None
     dest = chunk_path(data_root, station, start, src.suffix)
     if not dest.exists():
         try:

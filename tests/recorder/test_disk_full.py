@@ -49,3 +49,12 @@ def test_station_thread_survives_enospc_and_writes_the_gap_later(
     gaps = read_gaps(tmp_path, "alpha", datetime(2000, 1, 1, tzinfo=UTC), datetime.now(UTC))
     assert len(gaps) == 1 and gaps[0].end is not None
     assert "No space left" in gaps[0].detail
+
+
+def test_an_empty_segment_is_never_published(tmp_path: Path) -> None:
+    staged = tmp_path / "incoming" / "20261122T100000Z.mp3"
+    staged.parent.mkdir(parents=True)
+    staged.write_bytes(b"")
+    start = datetime(2026, 11, 22, 10, tzinfo=UTC)
+    assert core.publish_segment(staged, tmp_path, "alpha", start, 10.0) is None
+    assert not (tmp_path / "chunks").exists()

@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE, decode_mono
 from pige_pipeline.audio.probe import AudioInfo, AudioProbeError, probe_audio
@@ -17,6 +18,27 @@ from pige_pipeline.store import HourPart, assemble_hour, hour_chunks
 HOUR_S = HOUR.total_seconds()
 # An hour with less than this share recorded is "short" and fails the audio_chunks check.
 DEFAULT_MIN_COVERAGE = 0.98
+
+
+AUDIO_CHUNKS_SCHEMA = pa.schema(
+    [
+        ("station", pa.string()),
+        ("hour", pa.timestamp("us", tz="UTC")),
+        ("status", pa.string()),
+        ("files", pa.int32()),
+        ("path", pa.string()),
+        ("duration_s", pa.float64()),
+        ("codec", pa.string()),
+        ("bitrate", pa.int64()),
+        ("sample_rate", pa.int32()),
+        ("channels", pa.int32()),
+        ("size_bytes", pa.int64()),
+        ("coverage", pa.float64()),
+        ("gap_s", pa.float64()),
+        ("gap_causes", pa.string()),
+        ("error", pa.string()),
+    ]
+)
 
 
 class NoAudioError(LookupError):

@@ -9,30 +9,15 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from pige_pipeline.chunks import AUDIO_CHUNKS_SCHEMA
+
 TS = pa.timestamp("us", tz="UTC")
 _KEY = [("station", pa.string()), ("hour", TS)]
 _SPAN = [("start", TS), ("end", TS), ("start_s", pa.float64()), ("end_s", pa.float64())]
 _CONTINUES = [("continues_from_previous_hour", pa.bool_()), ("continues_into_next_hour", pa.bool_())]
 
 ASSET_SCHEMAS: dict[str, pa.Schema] = {
-    "audio_chunks": pa.schema(
-        _KEY
-        + [
-            ("status", pa.string()),
-            ("files", pa.int32()),
-            ("path", pa.string()),
-            ("duration_s", pa.float64()),
-            ("codec", pa.string()),
-            ("bitrate", pa.int64()),
-            ("sample_rate", pa.int32()),
-            ("channels", pa.int32()),
-            ("size_bytes", pa.int64()),
-            ("coverage", pa.float64()),
-            ("gap_s", pa.float64()),
-            ("gap_causes", pa.string()),
-            ("error", pa.string()),
-        ]
-    ),
+    "audio_chunks": AUDIO_CHUNKS_SCHEMA,
     "silences": pa.schema(
         _KEY
         + _SPAN

@@ -2,30 +2,8 @@
 
 from __future__ import annotations
 
-import pyarrow as pa
-
-from pige_pipeline.chunks import audio_chunk_row, load_hour_audio
+from pige_pipeline.chunks import AUDIO_CHUNKS_SCHEMA, audio_chunk_row, load_hour_audio
 from pige_pipeline.defs.hourly import StationHour, StationOutput, station_hour_asset
-
-AUDIO_CHUNKS_SCHEMA = pa.schema(
-    [
-        ("station", pa.string()),
-        ("hour", pa.timestamp("us", tz="UTC")),
-        ("status", pa.string()),
-        ("files", pa.int32()),
-        ("path", pa.string()),
-        ("duration_s", pa.float64()),
-        ("codec", pa.string()),
-        ("bitrate", pa.int64()),
-        ("sample_rate", pa.int32()),
-        ("channels", pa.int32()),
-        ("size_bytes", pa.int64()),
-        ("coverage", pa.float64()),
-        ("gap_s", pa.float64()),
-        ("gap_causes", pa.string()),
-        ("error", pa.string()),
-    ]
-)
 
 
 def _audio_chunk(sh: StationHour, _shared: object) -> StationOutput:

@@ -48,6 +48,9 @@ def build_app(modules: Iterable[str] | None = None) -> typer.Typer:
         no_args_is_help=True,
         pretty_exceptions_enable=False,
     )
+    # A callback keeps `pige` a command group even when only one command is loaded; without it Typer
+    # would turn that command into the root and refuse its own name (`pige record` -> "extra argument").
+    new_app.callback()(lambda: None)
     for name in modules if modules is not None else all_modules():
         register = getattr(importlib.import_module(f"{__name__}.{name}"), "register", None)
         if callable(register):

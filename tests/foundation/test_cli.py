@@ -32,3 +32,16 @@ def test_pige_record_does_not_import_the_heavy_domains() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "--segment-seconds" in out.stdout
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_pige_record_runs_with_only_its_modules_loaded(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    stations = tmp_path / "stations.yaml"
+    stations.write_text("stations:\n  - {id: x, name: X, stream_url: 'http://127.0.0.1:9/x.mp3'}\n")
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys; from pige_pipeline.cli import main; sys.argv[0] = 'pige'; main()",
+         "record", "--data-root", str(tmp_path / "data"), "--stations", str(stations), "--duration", "2"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert "unexpected extra argument" not in out.stderr, out.stderr
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "station 'x'" in out.stderr + out.stdout

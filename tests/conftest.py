@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import settings
 
 from pige_pipeline.sources import singularity_tracks
 from pige_pipeline.store import chunk_path
@@ -77,3 +78,10 @@ def put_chunk(data_root: Path, music_clip: Path) -> Callable[..., Path]:
         return loop_audio(music_clip, seconds, dest)
 
     return _put
+
+
+# Property tests draw the same examples on every run, so CI cannot fail on a case no one has seen;
+# `pytest --hypothesis-profile=explore tests/reliability` searches afresh with more examples.
+settings.register_profile("ci", max_examples=150, derandomize=True, print_blob=True)
+settings.register_profile("explore", max_examples=2000, print_blob=True)
+settings.load_profile("ci")

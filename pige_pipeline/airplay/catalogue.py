@@ -142,16 +142,32 @@ def load_catalogue(csv_path: Path) -> Catalogue:
             )
             continue
         seen[row.track_id] = number
-        file = Path(row.path).expanduser()
-        file = file if file.is_absolute() else (base / file)
-        if not file.is_file():
+        try:
+            file = Path(row.path).expanduser()
+            file = file if file.is_absolute() else (base / file)
+            found = file.resolve() if file.is_file() else None
+        except (OSError, RuntimeError, ValueError) as exc:
+            # "~nobody/x.mp3" (unknown user), a name too long for the file system, a symlink loop.
             catalogue.problems.append(
                 CatalogueProblem(
-                    csv_path, number, row.track_id, f"file not found: {file} (paths are relative to the CSV)"
+                    csv_path,
+                    number,
+                    row.track_id,
+                    f"unusable path {row.path!r} ({exc}); give a plain file path",
                 )
             )
             continue
-        catalogue.entries.append(CatalogueEntry(number, row, file.resolve()))
+        if found is None:
+            catalogue.problems.append(
+                CatalogueProblem(
+                    csv_path,
+                    number,
+                    row.track_id,
+                    f"file not found: {file} (paths are relative to the CSV)",
+                )
+            )
+            continue
+        catalogue.entries.append(CatalogueEntry(number, row, found))
     return catalogue
 
 

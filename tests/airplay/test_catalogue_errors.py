@@ -53,6 +53,23 @@ def test_missing_duplicate_non_audio_and_video_rows(small_catalogue: Catalogue, 
     assert "line 4 (track_id 'A1'): duplicate track_id" in result.output
 
 
+def test_paths_the_system_cannot_interpret_are_problems_not_crashes(tmp_path: Path) -> None:
+    # Found by the catalogue fuzz test: "~0" asks for the home of a user named "0".
+    csv = tmp_path / "catalogue.csv"
+    csv.write_text(
+        "track_id,title,artist,isrc,path\n"
+        "B1,Home,Someone,,~no-such-user-pige/a.flac\n"  # line 2
+        f"B2,Long,Someone,,{'x' * 5000}.flac\n",  # line 3
+        encoding="utf-8",
+    )
+    catalogue = load_catalogue(csv)
+    assert catalogue.entries == []
+    by_line = {p.line: p for p in catalogue.problems}
+    assert set(by_line) == {2, 3}
+    assert by_line[2].track_id == "B1" and "~no-such-user-pige/a.flac" in by_line[2].message
+    assert by_line[3].track_id == "B2"
+
+
 def test_unusable_csv_is_refused_with_the_reason(tmp_path: Path) -> None:
     with pytest.raises(CatalogueFileError, match="not found"):
         load_catalogue(tmp_path / "nope.csv")

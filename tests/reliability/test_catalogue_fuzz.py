@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from pige_pipeline.airplay.catalogue import REQUIRED_COLUMNS, CatalogueFileError, load_catalogue
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 # str.splitlines() also breaks on these; the parser must leave line breaks to the csv module.
 LINE_BREAKS_OF_SPLITLINES = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029\r"
 cells = st.one_of(

@@ -17,7 +17,7 @@ from pige_pipeline.cli import app
 from pige_pipeline.importer import PatternError, compile_pattern, import_archive
 from pige_pipeline.store import list_chunks
 
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @FUZZ

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pige_pipeline.intervals import Event, Segment, stitch, total_covered
 from pige_pipeline.store import assemble_hour
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 T0 = datetime(2026, 11, 20, 0, tzinfo=UTC)
 HOUR_S = 3600.0
 GAP = timedelta(seconds=1)

@@ -17,7 +17,7 @@ from pige_pipeline.stations import (
     redact_url,
 )
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Distinctive passwords, so that finding one in a message cannot be a coincidence.
 passwords = st.text(string.ascii_letters + string.digits + "-._~", min_size=6, max_size=16).map(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pige_pipeline.settings import PigeSettings
-from pige_pipeline.stations import StationsFile, StationsFileError, load_stations
+if TYPE_CHECKING:  # pydantic is imported when settings are needed, not by every command's start-up
+    from pige_pipeline.settings import PigeSettings
+    from pige_pipeline.stations import StationsFile
 
 DataRootOption = Annotated[
     Path | None, typer.Option("--data-root", help="Data root (default: PIGE_DATA_ROOT or ./data).")
@@ -20,6 +21,8 @@ StationsOption = Annotated[
 
 
 def resolve_settings(data_root: Path | None = None, stations: Path | None = None) -> PigeSettings:
+    from pige_pipeline.settings import PigeSettings
+
     base = PigeSettings.from_env()
     root = data_root.resolve() if data_root else base.data_root
     stations_file = stations or (root / "stations.yaml" if data_root else base.stations_file)
@@ -28,6 +31,8 @@ def resolve_settings(data_root: Path | None = None, stations: Path | None = None
 
 
 def load_stations_or_exit(path: Path) -> StationsFile:
+    from pige_pipeline.stations import StationsFileError, load_stations
+
     try:
         return load_stations(path)
     except StationsFileError as exc:

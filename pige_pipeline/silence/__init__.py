@@ -1,4 +1,8 @@
-"""Dead air: detection in decoded audio, the hourly `silences` rows, alerts and the live monitor."""
+"""Dead air: detection in decoded audio, the hourly `silences` rows, alerts and the live monitor.
+
+Only the detector is exported here, so that `pige silence detect` starts without pyarrow or pydantic;
+the hourly rows are in `pige_pipeline.silence.rows`.
+"""
 
 from pige_pipeline.silence.detect import (
     DEFAULT_TUNING,
@@ -7,14 +11,11 @@ from pige_pipeline.silence.detect import (
     detect_silences,
     detect_silences_in_file,
 )
-from pige_pipeline.silence.rows import SILENCES_SCHEMA, silence_rows
 
 __all__ = [
     "DEFAULT_TUNING",
-    "SILENCES_SCHEMA",
     "DetectorTuning",
     "Silence",
     "detect_silences",
     "detect_silences_in_file",
-    "silence_rows",
 ]

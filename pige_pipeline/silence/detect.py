@@ -16,13 +16,14 @@ being blurred by half a window.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d, minimum_filter1d, uniform_filter1d
 
 from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE, decode_mono
+from pige_pipeline.silence.sliding import moving_max, moving_mean, moving_min
 
 FRAME_S = 0.05
 FULL_SCALE = 32768.0
@@ -78,8 +79,12 @@ class FrameFeatures:
     level_db: np.ndarray  # (n,)
     band_share: np.ndarray  # (n, bands): each band's share of the frame's power; NaN where not computed
     flatness: np.ndarray  # (n,): spectral flatness of the frame, NaN where not computed
-    analysed: np.ndarray  # (n,) bool: spectral features computed
+    analysed: np.ndarray  # (n,) bool: quiet enough (below the ceiling) to be dead air
     frame_len: int
+
+
+# Which quiet frames need a spectrum, given (level_db, quiet): a verdict may depend on them.
+SpectrumFilter = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def _band_edges(n_bins: int, sample_rate: int, frame_len: int, bands: int = 12) -> np.ndarray:
@@ -89,19 +94,22 @@ def _band_edges(n_bins: int, sample_rate: int, frame_len: int, bands: int = 12) 
     return edges
 
 
-def frame_features(samples: np.ndarray, sample_rate: int, ceiling_db: float) -> FrameFeatures:
-    """Frame levels for all frames; spectra only for frames quieter than `ceiling_db` (the cheap path)."""
+def frame_features(
+    samples: np.ndarray, sample_rate: int, ceiling_db: float, spectrum_filter: SpectrumFilter | None = None
+) -> FrameFeatures:
+    """Frame levels for all frames; spectra for frames quieter than `ceiling_db` that the filter keeps."""
     frame_len = max(1, round(sample_rate * FRAME_S))
     n = len(samples) // frame_len
     frames = samples[: n * frame_len].reshape(n, frame_len)
     power = np.einsum("ij,ij->i", frames, frames, dtype=np.float64) / (frame_len * FULL_SCALE**2)
     level_db = np.maximum(10.0 * np.log10(np.maximum(power, 1e-30)), LEVEL_FLOOR_DB)
     analysed = level_db < ceiling_db
+    wanted = analysed if spectrum_filter is None else analysed & spectrum_filter(level_db, analysed)
     n_bins = frame_len // 2 + 1
     edges = _band_edges(n_bins, sample_rate, frame_len)
     band_share = np.full((n, len(edges) - 1), np.nan, dtype=np.float32)
     flatness = np.full(n, np.nan, dtype=np.float32)
-    idx = np.flatnonzero(analysed)
+    idx = np.flatnonzero(wanted)
     window = np.hanning(frame_len).astype(np.float32)
     # Chunks bound the memory of the FFT input for long quiet stretches.
     for lo in range(0, len(idx), 8192):
@@ -114,37 +122,64 @@ def frame_features(samples: np.ndarray, sample_rate: int, ceiling_db: float) -> 
     return FrameFeatures(level_db, band_share, flatness, analysed, frame_len)
 
 
+def _window_frames(min_seconds: float, tuning: DetectorTuning) -> int:
+    return max(5, round(min(tuning.window_s, min_seconds) / FRAME_S))
+
+
+def _level_window_stats(lvl: np.ndarray, quiet: np.ndarray, win: int) -> dict[str, np.ndarray]:
+    """Centred-window statistics of the levels alone (windows touching a loud frame are not quiet)."""
+    mean = moving_mean(lvl, win)
+    sq = moving_mean(lvl * lvl, win)
+    return {
+        "level_std": np.sqrt(np.maximum(sq - mean * mean, 0.0)),
+        "all_analysed": moving_min(quiet, win),
+        "loudest": moving_max(lvl, win),
+    }
+
+
+def _could_be_dead(st: dict[str, np.ndarray], threshold_db: float, tuning: DetectorTuning) -> np.ndarray:
+    """Windows that the levels alone do not rule out; only there can spectra change the verdict."""
+    steady_level = (st["level_std"] < tuning.steady_level_std_db) & (st["loudest"] < tuning.steady_ceiling_db)
+    return st["all_analysed"] & (steady_level | (st["loudest"] < threshold_db))
+
+
+def spectra_needed(win: int, threshold_db: float, tuning: DetectorTuning) -> SpectrumFilter:
+    """Spectra only around windows that could be dead air: music above the threshold costs no FFT.
+
+    A window's spectral change compares each frame with the mean of the window centred on *that* frame,
+    so a candidate window reads spectra up to a whole window either side of its centre.
+    """
+
+    def needed(level_db: np.ndarray, quiet: np.ndarray) -> np.ndarray:
+        if len(level_db) < win:
+            return np.zeros(len(level_db), dtype=bool)
+        candidate = _could_be_dead(_level_window_stats(level_db, quiet, win), threshold_db, tuning)
+        return moving_max(candidate, 2 * win + 3, cval=False)
+
+    return needed
+
+
 def _window_stats(feat: FrameFeatures, win: int, digital_db: float) -> dict[str, np.ndarray]:
     """Centred-window statistics per frame (windows touching an unanalysed frame count as loud)."""
     lvl = feat.level_db
-    mean = uniform_filter1d(lvl, win, mode="nearest")
-    sq = uniform_filter1d(lvl * lvl, win, mode="nearest")
-    level_std = np.sqrt(np.maximum(sq - mean * mean, 0.0))
+    st = _level_window_stats(lvl, feat.analysed, win)
     share = np.nan_to_num(feat.band_share, nan=0.0)
-    share_mean = uniform_filter1d(share, win, axis=0, mode="nearest")
+    share_mean = moving_mean(share, win)
     dev = 0.5 * np.abs(share - share_mean).sum(axis=1)
-    spectral_change = uniform_filter1d(dev, win, mode="nearest")
+    st["spectral_change"] = moving_mean(dev, win)
     # Mean flatness of the window's frames that carry sound: pauses at digital zero would read as "flat".
-    sounding = feat.analysed & (lvl >= digital_db)
-    flat_sum = uniform_filter1d(np.where(sounding, feat.flatness, 0.0), win, mode="nearest")
-    flat_n = uniform_filter1d(sounding.astype(np.float64), win, mode="nearest")
-    flatness = np.where(flat_n > 1e-9, flat_sum / np.maximum(flat_n, 1e-9), 1.0)
-    all_analysed = minimum_filter1d(feat.analysed.astype(np.uint8), win, mode="nearest").astype(bool)
-    loudest = maximum_filter1d(lvl, win, mode="nearest")
-    return {
-        "level_std": level_std,
-        "spectral_change": spectral_change,
-        "flatness": flatness,
-        "all_analysed": all_analysed,
-        "loudest": loudest,
-    }
+    sounding = ~np.isnan(feat.flatness) & (lvl >= digital_db)
+    flat_sum = moving_mean(np.where(sounding, feat.flatness, 0.0), win)
+    flat_n = moving_mean(sounding, win)
+    st["flatness"] = np.where(flat_n > 1e-9, flat_sum / np.maximum(flat_n, 1e-9), 1.0)
+    return st
 
 
 def dead_frames(
     feat: FrameFeatures, sample_rate: int, threshold_db: float, min_seconds: float, tuning: DetectorTuning
 ) -> np.ndarray:
     """Boolean per frame: dead air (before the minimum-duration rule)."""
-    win = max(5, round(min(tuning.window_s, min_seconds) / FRAME_S))
+    win = _window_frames(min_seconds, tuning)
     if len(feat.level_db) < win:
         return feat.level_db < tuning.digital_db
     st = _window_stats(feat, win, tuning.digital_db)
@@ -158,7 +193,7 @@ def dead_frames(
         (steady & (st["loudest"] < tuning.steady_ceiling_db)) | ((st["loudest"] < threshold_db) & ~programme)
     )
     # A frame is dead if any dead window covers it: dilate window centres by half a window.
-    covered = maximum_filter1d(dead_window.astype(np.uint8), win, mode="constant").astype(bool)
+    covered = moving_max(dead_window, win, cval=False)
     return covered | (feat.level_db < tuning.digital_db)
 
 
@@ -208,7 +243,12 @@ def detect_silences(
     if sample_rate <= 0:
         raise ValueError(f"sample rate must be positive, got {sample_rate}")
     ceiling = max(threshold_db, tuning.steady_ceiling_db)
-    feat = frame_features(samples.astype(np.float32, copy=False), sample_rate, ceiling)
+    win = _window_frames(min_seconds, tuning)
+    needed = spectra_needed(win, threshold_db, tuning)
+    if samples.dtype not in (np.int16, np.float32, np.float64):
+        samples = samples.astype(np.float32)
+    # int16 goes in as it is: a float copy of an hour would cost more than the analysis itself.
+    feat = frame_features(samples, sample_rate, ceiling, needed)
     if not len(feat.level_db):
         return []
     mask = dead_frames(feat, sample_rate, threshold_db, min_seconds, tuning)

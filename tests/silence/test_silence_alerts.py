@@ -21,8 +21,9 @@ from pige_pipeline.hours import partition_key_for
 from pige_pipeline.notify import Notification, Notifier, NotifySettings, Outbox, outbox_path
 from pige_pipeline.notify.loopback import LoopbackSMTP, free_port
 from pige_pipeline.parquet_store import read_asset_hour, write_asset_hour, write_table
-from pige_pipeline.silence import SILENCES_SCHEMA, silence_rows, synth
+from pige_pipeline.silence import synth
 from pige_pipeline.silence.alerts import DEAD_AIR_ALERTS_SCHEMA, dead_air_alert_rows
+from pige_pipeline.silence.rows import SILENCES_SCHEMA, silence_rows
 from pige_pipeline.stations import SilenceSettings, load_stations
 from pige_pipeline.store import chunk_path
 

@@ -21,7 +21,10 @@ def demo(
     ] = True,
     data_root: DataRootOption = None,
 ) -> None:
-    """Build the demo station's hour, import it, materialise it and open the Dagster UI."""
+    """Build the demo station's hour, import it, materialise it and open the Dagster UI.
+
+    With --no-ui the exit status says whether every step worked (1 when a job or a report failed).
+    """
     from pige_pipeline.demo.run import materialize_demo_hour, prepare_demo, start_ui, write_demo_reports
 
     settings = resolve_settings(data_root)
@@ -31,11 +34,15 @@ def demo(
         shutil.copy(REPO_ROOT / "dagster.yaml", os.path.join(home, "dagster.yaml"))
     os.environ["PIGE_DATA_ROOT"] = str(settings.data_root)
     hour = prepare_demo(settings, typer.echo)
-    materialize_demo_hour(hour, typer.echo)
-    write_demo_reports(hour, typer.echo)
+    failed = materialize_demo_hour(hour, typer.echo)
+    failed += write_demo_reports(hour, typer.echo)
     typer.echo(f"demo: Parquet outputs under {settings.parquet_dir}, reports under {settings.reports_dir}")
+    if failed:
+        typer.echo("demo: failed: " + "; ".join(failed), err=True)
     if ui:
-        start_ui(settings, port, live=live)
+        start_ui(settings, port, live=live)  # the UI shows the step logs of what failed
+    elif failed:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

@@ -57,39 +57,54 @@ def prepare_demo(settings: PigeSettings, say: Callable[[str], None] = print) -> 
     return hour
 
 
-def materialize_demo_hour(hour: datetime, say: Callable[[str], None] = print) -> None:
-    """Materialise the non-partitioned inputs (catalogue) and then every hourly asset for `hour`."""
+def materialize_demo_hour(hour: datetime, say: Callable[[str], None] = print) -> list[str]:
+    """Materialise the catalogue, every hourly asset for `hour` and analytics; return the jobs that failed."""
     import dagster as dg
 
     from pige_pipeline.definitions import defs
 
     instance = dg.DagsterInstance.get()
+    failed: list[str] = []
     repo = defs.get_repository_def()
     keys = {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()}
     if "catalogue" in keys:
         say("demo: fingerprinting the catalogue")
         catalogue_job = dg.define_asset_job("demo_catalogue", selection=["catalogue"])
         job_defs = dg.Definitions.merge(defs, dg.Definitions(jobs=[catalogue_job]))
-        job_defs.resolve_job_def("demo_catalogue").execute_in_process(instance=instance)
+        catalogue = job_defs.resolve_job_def("demo_catalogue").execute_in_process(
+            instance=instance, raise_on_error=False
+        )
+        if not catalogue.success:
+            say("demo: catalogue FAILED (see the UI for the step logs)")
+            failed.append("catalogue")
     key = partition_key_for(hour)
     say(f"demo: processing hour {key} (process_hour job)")
     result = defs.resolve_job_def("process_hour").execute_in_process(
         partition_key=key, instance=instance, raise_on_error=False
     )
     say(f"demo: process_hour {'succeeded' if result.success else 'FAILED (see the UI for the step logs)'}")
+    if not result.success:
+        failed.append("process_hour")
     if "analytics" in keys:
         say("demo: rebuilding analytics.duckdb (analytics asset)")
         analytics_job = dg.define_asset_job("demo_analytics", selection=["analytics"])
-        dg.Definitions.merge(defs, dg.Definitions(jobs=[analytics_job])).resolve_job_def(
-            "demo_analytics"
-        ).execute_in_process(instance=instance, raise_on_error=False)
+        analytics = (
+            dg.Definitions.merge(defs, dg.Definitions(jobs=[analytics_job]))
+            .resolve_job_def("demo_analytics")
+            .execute_in_process(instance=instance, raise_on_error=False)
+        )
+        if not analytics.success:
+            say("demo: analytics FAILED (see the UI for the step logs)")
+            failed.append("analytics")
+    return failed
 
 
-def write_demo_reports(hour: datetime, say: Callable[[str], None] = print) -> None:
-    """The reports of the demo day and month, through the same commands people use."""
+def write_demo_reports(hour: datetime, say: Callable[[str], None] = print) -> list[str]:
+    """The demo day's and month's reports, through the commands people use; return those that failed."""
     from pige_pipeline.cli import app
 
     day, month = f"{hour:%Y-%m-%d}", f"{hour:%Y-%m}"
+    failed: list[str] = []
     for args in (
         ["report", "daily", "--date", day],
         ["report", "airplay", "--month", month],
@@ -99,9 +114,16 @@ def write_demo_reports(hour: datetime, say: Callable[[str], None] = print) -> No
     ):
         say("demo: pige " + " ".join(args))
         try:
-            app(args, standalone_mode=False)
+            # Without standalone mode a command's typer.Exit comes back as its exit code, not raised.
+            code = app(args, standalone_mode=False)
         except Exception as exc:  # a report that cannot be written must not stop the demo
             say(f"demo: {' '.join(args)} failed: {exc}")
+            failed.append(" ".join(args))
+            continue
+        if code not in (None, 0):
+            say(f"demo: {' '.join(args)} failed (exit code {code})")
+            failed.append(" ".join(args))
+    return failed
 
 
 def start_ui(settings: PigeSettings, port: int = 3000, live: bool = True) -> None:

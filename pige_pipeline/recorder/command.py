@@ -102,7 +102,10 @@ def record_command(
     else:
         args += ["-c:a", "copy"]
     args += [
+        # flush_packets=1: each packet reaches the segment file at once. By default a segment's muxer
+        # holds 32 KB (8 s at 32 kb/s), all of it lost when ffmpeg is SIGKILLed (docs/reliability.md).
         "-f", "segment", "-segment_format", fmt.segment_format,
+        "-segment_format_options", "flush_packets=1",
         "-segment_atclocktime", "1", "-segment_time", str(segment_seconds),
         "-reset_timestamps", "1", "-strftime", "1",
         "-segment_list", str(segment_list), "-segment_list_type", "csv",

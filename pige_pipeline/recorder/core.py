@@ -721,6 +721,7 @@ class Recorder:
         self.config_errors: list[str] = []
         self.started_at = datetime.now(UTC)
         self.stop_event = threading.Event()
+        self._salvage_done = threading.Event()
         self._stations_mtime: float | None = None
         self._lock = threading.Lock()
 
@@ -730,9 +731,10 @@ class Recorder:
         """Record until `stop()`, a stop request file, or `duration_s`; returns per-station stats."""
         deadline = None if duration_s is None else time.monotonic() + duration_s
         self._heartbeat()
-        salvaged = salvage_orphans(self.data_root, self._live_recorder_ids())
-        if salvaged:
-            self.on_event(f"salvaged {len(salvaged)} segment(s) left by a stopped recorder")
+        # Stations first, salvage beside them: probing a killed recorder's leftovers one by one would
+        # otherwise delay every station's reconnection, and that delay is audio lost (docs/reliability.md).
+        salvage = threading.Thread(target=self._salvage, name="salvage", daemon=True)
+        salvage.start()
         self._apply_stations(self._load_stations())
         next_beat = time.monotonic()
         try:
@@ -753,6 +755,16 @@ class Recorder:
 
     def stop(self) -> None:
         self.stop_event.set()
+
+    def _salvage(self) -> None:
+        try:
+            salvaged = salvage_orphans(self.data_root, self._live_recorder_ids())
+            if salvaged:
+                self.on_event(f"salvaged {len(salvaged)} segment(s) left by a stopped recorder")
+        except Exception as exc:  # a leftover must not stop recording; it stays in staging for next time
+            self.on_event(f"error: salvaging a stopped recorder's segments failed: {exc}")
+        finally:
+            self._salvage_done.set()
 
     def stats(self) -> dict[str, StationStats]:
         result = dict(self.finished)
@@ -855,6 +867,8 @@ class Recorder:
 
     def log_recorder_down(self, station: str, first_start: datetime, stats: StationStats) -> None:
         """At this recorder's first audio for `station`: log what no recorder recorded before it."""
+        # The outage starts where the salvaged leftovers end, so they must be in the store first.
+        self._salvage_done.wait(60)
         others = [s for s in read_states(self.data_root) if s.recorder_id != self.recorder_id]
         if any(s.alive() and s.recording(station) for s in others):
             return  # a rotation: the other run is still recording this station

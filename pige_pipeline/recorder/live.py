@@ -13,9 +13,10 @@ import queue
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import IO, Protocol, runtime_checkable
+from typing import IO, TYPE_CHECKING, Protocol, runtime_checkable
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported by the reader thread: `pige record` spawns ffmpeg sooner without it
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,8 @@ def read_blocks(
     now: Callable[[], datetime],
 ) -> None:
     """Read ~1 s blocks of s16le from `pipe` until it closes; the block's start is its arrival minus 1 s."""
+    import numpy as np
+
     block_bytes = sample_rate * 2
     while True:
         data = pipe.read(block_bytes)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -16,6 +18,7 @@ ENV_VARS = {
     "smtp_security": "PIGE_SMTP_SECURITY",
     "smtp_user": "PIGE_SMTP_USER",
     "smtp_password": "PIGE_SMTP_PASSWORD",
+    "smtp_ca_file": "PIGE_SMTP_CA_FILE",
     "alert_from": "PIGE_ALERT_FROM",
     "alert_to": "PIGE_ALERT_TO",
     "webhook_urls": "PIGE_WEBHOOK_URLS",
@@ -24,6 +27,28 @@ ENV_VARS = {
 
 class NotifyConfigError(ValueError):
     """The notification settings cannot be used; the message names the environment variable."""
+
+
+def tls_context(ca_file: Path | None) -> ssl.SSLContext:
+    """Verifying TLS client context: the system CAs, or only the CAs of `ca_file` (a PEM bundle) if set."""
+    # Names the variable: this runs both when the settings are read and before every delivery, and
+    # the file can disappear in between (a renewed bundle, a moved mount).
+    if ca_file is None:
+        return ssl.create_default_context()
+    try:
+        return ssl.create_default_context(cafile=str(ca_file))
+    except FileNotFoundError:
+        raise NotifyConfigError(f"PIGE_SMTP_CA_FILE: {ca_file} does not exist") from None
+    except PermissionError:
+        raise NotifyConfigError(
+            f"PIGE_SMTP_CA_FILE: {ca_file} cannot be read by this user (check its permissions)"
+        ) from None
+    except IsADirectoryError:
+        raise NotifyConfigError(f"PIGE_SMTP_CA_FILE: {ca_file} is a directory, not a PEM file") from None
+    except (ssl.SSLError, OSError) as exc:
+        raise NotifyConfigError(
+            f"PIGE_SMTP_CA_FILE: {ca_file} holds no usable PEM certificate ({exc.__class__.__name__}: {exc})"
+        ) from None
 
 
 class NotifySettings(BaseModel):
@@ -36,6 +61,8 @@ class NotifySettings(BaseModel):
     smtp_security: Literal["none", "starttls", "ssl"] = "none"
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
+    # A private CA's bundle for a relay whose certificate the system store does not trust.
+    smtp_ca_file: Path | None = None
     alert_from: str = "pige@localhost"
     alert_to: list[str] = Field(default_factory=list)
     webhook_urls: list[str] = Field(default_factory=list)
@@ -47,6 +74,16 @@ class NotifySettings(BaseModel):
         for address in value:
             if "@" not in address:
                 raise ValueError(f"{address!r} is not an email address")
+        return value
+
+    @field_validator("smtp_ca_file")
+    @classmethod
+    def _ca_file(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            try:
+                tls_context(value)  # read it now: a bad bundle is a settings error, not a failed alert
+            except NotifyConfigError as exc:
+                raise ValueError(str(exc).removeprefix("PIGE_SMTP_CA_FILE: ")) from None
         return value
 
     @field_validator("webhook_urls")
@@ -74,7 +111,9 @@ class NotifySettings(BaseModel):
         if self.email_enabled:
             user = f"{self.smtp_user}@" if self.smtp_user else ""
             parts.append(
-                f"email via {user}{self.smtp_host}:{self.port} ({self.smtp_security}) to "
+                f"email via {user}{self.smtp_host}:{self.port} ({self.smtp_security}"
+                + (f", CA {self.smtp_ca_file}" if self.smtp_ca_file else "")
+                + ") to "
                 + ", ".join(self.alert_to)
             )
         parts += [f"webhook {redact_url(u)}" for u in self.webhook_urls]

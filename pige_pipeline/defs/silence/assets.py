@@ -38,9 +38,19 @@ def _alerts(sh: StationHour, shared: dict[str, Any]) -> StationOutput:
             f"{sh.station.id} {row['severity']} {row['classification']} dead air {row['duration_s']:.1f} s "
             f"at {row['start']:%H:%M:%S}: {row['notification_status']}"
         )
+    # The channel's own error (host, port, what to set) is what the engineer needs to fix it;
+    # notification_status reads "pending (<error>)".
+    reasons = sorted(
+        {
+            r["notification_status"][len("pending (") : -1]
+            for r in rows
+            if r["notification_status"].startswith("pending (")
+        }
+    )
     problem = (
         f"{len(undelivered)} suspect alert(s) not delivered yet (retried every minute): "
         + ", ".join(undelivered)
+        + (f"; {'; '.join(reasons)}" if reasons else "")
         if undelivered
         else None
     )

@@ -1,4 +1,4 @@
-"""A synthetic data root with every hourly asset (hourly layout), built once and analysed."""
+"""Data roots for the report tests: a synthetic year (every hourly asset), and the demo's hour."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 from pige_pipeline.analytics import rebuild
 from pige_pipeline.analytics.synthetic import SyntheticData, build_synthetic_root, settings_for
+from tests.demo.support import DemoRun, demo_run_once
 
 
 @pytest.fixture(scope="session")
@@ -27,3 +28,9 @@ def synthetic_copy(synthetic: tuple[Path, SyntheticData], tmp_path: Path) -> tup
     shutil.copytree(root, copy)
     rebuild(settings_for(copy))  # views hold absolute paths: point them at the copy
     return copy, data
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """The demo data root: `pige demo --no-ui`, run once per session (shared with tests/demo)."""
+    return demo_run_once(tmp_path_factory)

@@ -1,8 +1,17 @@
 """`dead_air_alerts` rows: stitched silences over the alert duration, with severity, context,
-classification and the notification state of each."""
+classification and the notification state of each.
+
+An hour's file holds the part of each alert inside that hour, under the alert's one `alert_id`, with
+the whole event as far as it was known (`event_start`, `event_end`, `event_duration_s`, `ongoing`).
+A silence still going on when an hour is processed is completed by the next hour's run, which records
+the rest under the same id: nothing earlier is rewritten or re-run, and analytics stitches the parts
+(docs/architecture.md, "Events across hours"). A part an hour could not record (it ran before the
+silence was long enough to alert) is carried by its neighbour, so the parts never overlap or miss.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 
 from pige_pipeline.hours import HOUR, hour_start
-from pige_pipeline.intervals import Segment, stitch
+from pige_pipeline.intervals import Event, Segment, stitch
 from pige_pipeline.notify import DeliveryState, Notification, Notifier
 from pige_pipeline.parquet_store import asset_hour_path, read_asset_hour
 from pige_pipeline.silence.classify import (
@@ -23,7 +32,6 @@ from pige_pipeline.silence.classify import (
     classify_rules,
 )
 from pige_pipeline.stations import SilenceSettings, Station
-from pige_pipeline.store import hour_chunks
 
 CONTEXT_S = 5.0
 # Segments of one silence on both sides of an hour boundary touch; a recorder restart may leave a hair.
@@ -33,6 +41,8 @@ NOTIFICATION_KIND = "dead_air"
 LIVE_NOTIFICATION_KIND = "dead_air_live"
 # A live onset (measured on arrival) this close to the recorded start is the same silence.
 LIVE_MATCH_S = 15.0
+# How far stitching follows a silence into neighbouring hours (a transmitter off overnight).
+MAX_EVENT_HOURS = 24
 
 DEAD_AIR_ALERTS_SCHEMA = pa.schema(
     [
@@ -58,6 +68,10 @@ DEAD_AIR_ALERTS_SCHEMA = pa.schema(
         ("kind", pa.string()),
         ("level_db", pa.float64()),
         ("ongoing", pa.bool_()),
+        # The whole event as known when the row was written; start/end/duration_s are this hour's part.
+        ("event_start", pa.timestamp("us", tz="UTC")),
+        ("event_end", pa.timestamp("us", tz="UTC")),
+        ("event_duration_s", pa.float64()),
     ]
 )
 
@@ -93,23 +107,40 @@ def _segments(data_root: Path, station: str, hours: list[datetime]) -> tuple[lis
     return segments, seen
 
 
+def _window_events(segments: list[Segment], hour: datetime) -> list[Event]:
+    return [ev for ev in stitch(segments, max_gap=STITCH_GAP) if ev.end > hour and ev.start < hour + HOUR]
+
+
 def stitched_events(data_root: Path, station: str, hour: datetime) -> list[DeadAirEvent]:
-    """Silences of the hour and its neighbours, joined across boundaries, that overlap the hour."""
+    """Silences of the hour joined across boundaries with every neighbouring hour they run into."""
     hour = hour_start(hour)
     if read_asset_hour(data_root, "silences", station, hour) is None:
         raise SilencesMissingError(
             f"station {station!r}, hour {hour:%Y-%m-%d %H:00Z}: no `silences` written "
             f"({asset_hour_path(data_root, 'silences', station, hour)}); materialise `silences` first"
         )
-    segments, seen = _segments(data_root, station, [hour - HOUR, hour, hour + HOUR])
-    events = []
-    for ev in stitch(segments, max_gap=STITCH_GAP):
-        if ev.end <= hour or ev.start >= hour + HOUR:
-            continue
+    first, last = hour - HOUR, hour + HOUR
+    segments, seen = _segments(data_root, station, [first, hour, last])
+    events = _window_events(segments, hour)
+    # A silence reaching the edge of the hours read may go on beyond: read one more hour that way.
+    while True:
+        back = first - HOUR >= hour - MAX_EVENT_HOURS * HOUR and first in seen
+        back = back and any(ev.start <= first + STITCH_GAP for ev in events)
+        ahead = last + HOUR <= hour + MAX_EVENT_HOURS * HOUR and last in seen
+        ahead = ahead and any(ev.end >= last + HOUR - STITCH_GAP for ev in events)
+        if not back and not ahead:
+            break
+        extra = ([first - HOUR] if back else []) + ([last + HOUR] if ahead else [])
+        first, last = (first - HOUR if back else first), (last + HOUR if ahead else last)
+        more, more_seen = _segments(data_root, station, extra)
+        segments, seen = segments + more, seen | more_seen
+        events = _window_events(segments, hour)
+    result = []
+    for ev in events:
         rows = [s.payload for s in ev.segments]
         total = sum(r["duration_s"] for r in rows) or 1.0
-        last = rows[-1]
-        events.append(
+        last_row = rows[-1]
+        result.append(
             DeadAirEvent(
                 station=station,
                 start=ev.start,
@@ -117,36 +148,68 @@ def stitched_events(data_root: Path, station: str, hour: datetime) -> list[DeadA
                 level_db=round(sum(r["level_db"] * r["duration_s"] for r in rows) / total, 2),
                 kind=max(rows, key=lambda r: r["duration_s"])["kind"],
                 fade_db_per_s=None if pd.isna(rows[0]["fade_db_per_s"]) else float(rows[0]["fade_db_per_s"]),
-                ongoing=bool(last["continues_into_next_hour"])
-                and hour_start(last["hour"].to_pydatetime()) + HOUR not in seen,
+                ongoing=bool(last_row["continues_into_next_hour"])
+                and hour_start(last_row["hour"].to_pydatetime()) + HOUR not in seen,
             )
         )
-    return events
+    return result
 
 
-def owned_events(data_root: Path, station: str, hour: datetime) -> list[DeadAirEvent]:
-    """Events this hour reports, each exactly once across hours whatever order they run in.
+@dataclass(frozen=True)
+class AlertPart:
+    """What one hour's `dead_air_alerts` records of a dead-air event: [start, end) under `alert_id`."""
 
-    Those starting in it, except one at its very start while the previous hour has audio but no
-    `silences` yet (it will report the whole event); and those from the previous hour that its
-    `dead_air_alerts` missed because the rest of the silence was not there yet when it ran.
+    event: DeadAirEvent
+    alert_id: str
+    start: datetime
+    end: datetime
+
+    @property
+    def duration_s(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+
+def _rows_of(frame: pd.DataFrame | None, ev: DeadAirEvent) -> pd.DataFrame | None:
+    """A neighbour hour's alert rows that are parts of `ev` (they touch it); None if it has no file."""
+    if frame is None:
+        return None
+    start, end = pd.Timestamp(ev.start - STITCH_GAP), pd.Timestamp(ev.end + STITCH_GAP)
+    return frame[(frame["start"] <= end) & (frame["end"] >= start)].sort_values("start")
+
+
+def alert_parts(data_root: Path, station: str, hour: datetime, alert_seconds: float) -> list[AlertPart]:
+    """The alert parts this hour records, so that once every hour has run each event is covered once.
+
+    Each hour records the part inside it, minus what a neighbour's record already covers. When a
+    neighbour's `dead_air_alerts` is written but lacks the event (it ran while the silence was still
+    too short to alert), this hour carries that neighbour's part too. The id is the one a neighbour
+    already recorded, else the station and the event's start: one id, so one notification.
     """
     hour = hour_start(hour)
-    events = stitched_events(data_root, station, hour)
-    previous = read_asset_hour(data_root, "dead_air_alerts", station, hour - HOUR)
-    reported = set(previous["alert_id"]) if previous is not None else None
-    # The previous hour will see this event whole once it runs, if it has audio but no `silences` yet.
-    previous_pending = read_asset_hour(data_root, "silences", station, hour - HOUR) is None and bool(
-        hour_chunks(data_root, station, hour - HOUR)
-    )
-    owned = []
-    for ev in events:
-        if ev.start >= hour + STITCH_GAP or (ev.start >= hour and not previous_pending):
-            owned.append(ev)
-        elif ev.start < hour and reported is not None and alert_id(station, ev.start) not in reported:
-            # It started in the previous hour, which ran before the rest of it existed and missed it.
-            owned.append(ev)
-    return owned
+    before = read_asset_hour(data_root, "dead_air_alerts", station, hour - HOUR)
+    after = read_asset_hour(data_root, "dead_air_alerts", station, hour + HOUR)
+    parts = []
+    for ev in stitched_events(data_root, station, hour):
+        if ev.duration_s + 1e-6 < alert_seconds:
+            continue
+        previous, following = _rows_of(before, ev), _rows_of(after, ev)
+        lo, hi = max(ev.start, hour), min(ev.end, hour + HOUR)
+        if previous is not None and len(previous):
+            lo = max(lo, previous["end"].max().to_pydatetime())
+        elif previous is not None and ev.start < hour:
+            # The previous hour ran and did not record its part: it never will. Only its part: the
+            # hour before it answers for its own.
+            lo = max(ev.start, hour - HOUR)
+        if following is not None and len(following):
+            hi = min(hi, following["start"].min().to_pydatetime())
+        elif following is not None and ev.end > hour + HOUR:
+            hi = min(ev.end, hour + 2 * HOUR)
+        if hi <= lo:
+            continue  # a neighbour already records all of it that lies here
+        known = [f for f in (previous, following) if f is not None and len(f)]
+        event_id = str(known[0]["alert_id"].iloc[0]) if known else alert_id(station, ev.start)
+        parts.append(AlertPart(ev, event_id, lo, hi))
+    return parts
 
 
 def load_context(data_root: Path, station: Station, hour: datetime) -> EventContext:
@@ -171,17 +234,18 @@ def context_transcript(ctx: EventContext, event: DeadAirEvent) -> str | None:
 def alert_notification(station: Station, row: dict[str, Any]) -> Notification:
     """The email/webhook for one alert: station, times (UTC and local), severity, classification."""
     tz = ZoneInfo(station.timezone)
-    start, end = row["start"], row["end"]
+    # The whole event, not the part of it inside the row's hour.
+    start, end, duration_s = row["event_start"], row["event_end"], row["event_duration_s"]
     local = f"{start.astimezone(tz):%Y-%m-%d %H:%M:%S} to {end.astimezone(tz):%H:%M:%S} {station.timezone}"
     subject = (
-        f"[pige] {row['severity'].upper()} dead air on {station.name}: {row['duration_s']:.0f} s "
+        f"[pige] {row['severity'].upper()} dead air on {station.name}: {duration_s:.0f} s "
         f"at {start.astimezone(tz):%H:%M:%S} ({row['classification']})"
     )
     lines = [
         f"Station: {station.name} ({station.id})",
         f"When (UTC): {start:%Y-%m-%d %H:%M:%S.%f}"[:-5] + f" to {end:%H:%M:%S.%f}"[:-5],
         f"When (local): {local}",
-        f"Duration: {row['duration_s']:.1f} s"
+        f"Duration: {duration_s:.1f} s"
         + (" (still going at the end of the audio seen)" if row["ongoing"] else ""),
         f"Severity: {row['severity']}",
         f"Classification: {row['classification']} (confidence {row['confidence']:.2f}, {row['classifier']})",
@@ -226,9 +290,8 @@ def dead_air_alert_rows(
     settings = station.silence
     ctx = load_context(data_root, station, hour)
     rows = []
-    for ev in owned_events(data_root, station.id, hour):
-        if ev.duration_s + 1e-6 < settings.alert_seconds:
-            continue
+    for part in alert_parts(data_root, station.id, hour, settings.alert_seconds):
+        ev = part.event
         try:
             verdict = classifier(ev, ctx, settings)
         except Exception as exc:  # an LLM that is down must not cost the alert: fall back to the rules
@@ -237,30 +300,35 @@ def dead_air_alert_rows(
                 verdict.classification, verdict.confidence,
                 f"{verdict.explanation} (classifier failed: {type(exc).__name__}: {exc})", verdict.classifier,
             )  # fmt: skip
-        start_s = (ev.start - hour).total_seconds()
-        end_s = (ev.end - hour).total_seconds()
+        event_start_s = (ev.start - hour).total_seconds()
+        event_end_s = (ev.end - hour).total_seconds()
         row: dict[str, Any] = {
             "hour": hour,
-            "alert_id": alert_id(station.id, ev.start),
-            "start": ev.start,
-            "end": ev.end,
-            "start_s": round(start_s, 3),
-            "end_s": round(end_s, 3),
-            "duration_s": round(ev.duration_s, 3),
+            "alert_id": part.alert_id,
+            "start": part.start,
+            "end": part.end,
+            "start_s": round((part.start - hour).total_seconds(), 3),
+            "end_s": round((part.end - hour).total_seconds(), 3),
+            "duration_s": round(part.duration_s, 3),
             "severity": severity(ev.duration_s, settings),
             "classification": verdict.classification,
             "confidence": verdict.confidence,
             "explanation": verdict.explanation,
             "classifier": verdict.classifier,
-            "context_start_s": round(start_s - CONTEXT_S, 3),
-            "context_end_s": round(end_s + CONTEXT_S, 3),
+            "context_start_s": round(event_start_s - CONTEXT_S, 3),
+            "context_end_s": round(event_end_s + CONTEXT_S, 3),
             "context_transcript": context_transcript(ctx, ev),
             "notified_at": None,
             "notification_status": "not_sent (natural)",
             "kind": ev.kind,
             "level_db": ev.level_db,
             "ongoing": ev.ongoing,
+            "event_start": ev.start,
+            "event_end": ev.end,
+            "event_duration_s": round(ev.duration_s, 3),
         }
+        key = alert_notification(station, row).key
+        told = notifier.outbox.state(key) if notifier is not None else None
         if verdict.classification == "suspect":
             live = live_page(notifier, station.id, ev) if notifier is not None else None
             if notifier is None:
@@ -274,5 +342,9 @@ def dead_air_alert_rows(
                 row["notification_status"] = state.status + (
                     f" ({state.last_error})" if state.last_error else ""
                 )
+        elif told is not None:
+            # Another part of this event, seen earlier as suspect, was already notified: say so.
+            row["notified_at"] = told.notified_at
+            row["notification_status"] = told.status + (f" ({told.last_error})" if told.last_error else "")
         rows.append(row)
     return rows

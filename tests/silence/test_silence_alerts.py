@@ -20,12 +20,11 @@ from pige_pipeline.defs.silence.sensors import notification_outbox
 from pige_pipeline.hours import partition_key_for
 from pige_pipeline.notify import Notification, Notifier, NotifySettings, Outbox, outbox_path
 from pige_pipeline.notify.loopback import LoopbackSMTP, free_port
-from pige_pipeline.parquet_store import read_asset_hour, write_asset_hour, write_table
+from pige_pipeline.parquet_store import asset_hour_path, read_asset_hour, write_asset_hour, write_table
 from pige_pipeline.silence import synth
 from pige_pipeline.silence.alerts import DEAD_AIR_ALERTS_SCHEMA, dead_air_alert_rows
 from pige_pipeline.silence.rows import SILENCES_SCHEMA, silence_rows
 from pige_pipeline.stations import SilenceSettings, load_stations
-from pige_pipeline.store import chunk_path
 
 H = datetime(2026, 3, 1, 10, tzinfo=UTC)  # 11:00 in Paris
 SETTINGS = SilenceSettings()
@@ -134,10 +133,15 @@ def test_alerts_classified_and_emailed_once(data_root, two_hours, monkeypatch) -
     assert "et voici la météo" in hum["context_transcript"]
     assert hum["context_start_s"] == pytest.approx(hum["start_s"] - 5)
     assert noise["classification"] == "natural" and "Aberrations" in noise["explanation"]
-    # One event across the boundary: 20 s in H and 10 s in H+1, reported once, by H.
-    assert crossing["duration_s"] == pytest.approx(30, abs=0.3) and crossing["severity"] == "warning"
+    # One event across the boundary: 20 s in H and 10 s in H+1, each hour's file holding its part of
+    # the whole 30 s event under one alert id, notified once.
+    assert crossing["duration_s"] == pytest.approx(20, abs=0.3) and crossing["end_s"] == 3600.0
+    assert crossing["event_duration_s"] == pytest.approx(30, abs=0.3) and crossing["severity"] == "warning"
     assert not crossing["ongoing"]
-    assert len(read_asset_hour(data_root, "dead_air_alerts", "fm1", H + timedelta(hours=1))) == 0
+    [rest] = read_asset_hour(data_root, "dead_air_alerts", "fm1", H + timedelta(hours=1)).to_dict("records")
+    assert rest["alert_id"] == crossing["alert_id"] and rest["start_s"] == 0.0
+    assert rest["duration_s"] == pytest.approx(10, abs=0.3) and rest["notification_status"] == "sent"
+    assert rest["event_start"] == crossing["event_start"] and rest["event_end"] == crossing["event_end"]
     assert set(again["notified_at"].dropna()) == set(alerts["notified_at"].dropna())
     assert (alerts["notification_status"] == "sent").sum() == 2
     subjects = sorted(m["Subject"] for m in mails)
@@ -177,29 +181,44 @@ def test_mail_down_during_the_run_is_delivered_by_the_sensor(data_root, two_hour
 
 
 def test_cross_hour_event_in_either_order(data_root, stations_yaml, music) -> None:
-    """The later hour ran first, or the earlier hour ran before the later one existed: one alert."""
+    """The later hour ran first, or the earlier hour ran when its silence was still too short: one alert."""
     station = load_stations(stations_yaml).get("fm1")
     m = music
-    write_silences(
-        data_root, H + timedelta(hours=1), [(0.0, pcm([synth.digital_silence(8, RATE), m[: 20 * RATE]]))]
-    )
-    # H+1 first: the event started in H, which has audio but no silences yet: H will report it.
-    chunk = chunk_path(data_root, "fm1", H, "mp3")
-    chunk.parent.mkdir(parents=True)
-    chunk.write_bytes(b"")  # only its presence matters here
-    assert dead_air_alert_rows(data_root, station, H + timedelta(hours=1), None) == []
+    h2 = H + timedelta(hours=1)
+
+    def part(row: dict) -> tuple:
+        return row["alert_id"], row["start"], row["end"]
+
+    def run(hour: datetime) -> list[dict]:
+        rows = dead_air_alert_rows(data_root, station, hour, None)
+        write_asset_hour(data_root, "dead_air_alerts", "fm1", hour, rows, DEAD_AIR_ALERTS_SCHEMA)
+        return rows
+
+    # 3 s before 11:00 and 8 s after. H+1 first, while H has no `silences` yet: it sees 8 s from
+    # 11:00:00 and records them; H then records its 3 s under the same id.
+    write_silences(data_root, h2, [(0.0, pcm([synth.digital_silence(8, RATE), m[: 20 * RATE]]))])
+    [later] = run(h2)
     write_silences(data_root, H, [(3580.0, pcm([m[: 17 * RATE], synth.digital_silence(3, RATE)]))])
-    [row] = dead_air_alert_rows(data_root, station, H, None)
-    assert row["duration_s"] == pytest.approx(11, abs=0.3) and not row["ongoing"]
-    # Other order: H ran when H+1 did not exist yet and saw only 3 s (under alert_seconds): nothing.
-    (data_root / "parquet/silences/fm1/2026/03/01/11.parquet").unlink()
-    assert dead_air_alert_rows(data_root, station, H, None) == []
-    write_asset_hour(data_root, "dead_air_alerts", "fm1", H, [], DEAD_AIR_ALERTS_SCHEMA)
-    write_silences(
-        data_root, H + timedelta(hours=1), [(0.0, pcm([synth.digital_silence(8, RATE), m[: 20 * RATE]]))]
-    )
-    [carried] = dead_air_alert_rows(data_root, station, H + timedelta(hours=1), None)
-    assert carried["alert_id"] == row["alert_id"] and carried["start_s"] < 0
+    [earlier] = run(H)
+    assert earlier["alert_id"] == later["alert_id"] and earlier["end"] == later["start"] == h2
+    assert earlier["duration_s"] + later["duration_s"] == pytest.approx(11, abs=0.3)
+    assert earlier["event_duration_s"] == pytest.approx(11, abs=0.3) and not earlier["ongoing"]
+    # Re-running either hour records the same parts (H+1 now knows the whole event too).
+    assert [part(r) for r in run(H) + run(h2)] == [part(earlier), part(later)]
+
+    # Other order: H ran before H+1 existed and saw only 3 s (under alert_seconds): it recorded nothing.
+    for hour in (H, h2):
+        asset_hour_path(data_root, "silences", "fm1", hour).unlink()
+        asset_hour_path(data_root, "dead_air_alerts", "fm1", hour).unlink()
+    write_silences(data_root, H, [(3580.0, pcm([m[: 17 * RATE], synth.digital_silence(3, RATE)]))])
+    assert run(H) == []
+    # H+1 carries H's part, since H will not record it: the whole 11 s, from before its hour began.
+    write_silences(data_root, h2, [(0.0, pcm([synth.digital_silence(8, RATE), m[: 20 * RATE]]))])
+    [carried] = run(h2)
+    assert carried["start_s"] < 0 and carried["duration_s"] == pytest.approx(11, abs=0.3)
+    assert carried["start"] == carried["event_start"] and not carried["ongoing"]
+    # H re-run now sees the whole event, but H+1 records it all: still nothing in H, nothing twice.
+    assert run(H) == [] and [part(r) for r in run(h2)] == [part(carried)]
 
 
 def test_code_location_has_the_asset_in_process_hour_and_the_sensor() -> None:

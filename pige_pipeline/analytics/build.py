@@ -38,15 +38,21 @@ from pige_pipeline.analytics.schemas import (
     NOT_COMPACTED,
     RIGHTS_HOLDER_COLUMNS,
 )
-from pige_pipeline.analytics.stitching import assign_events, play_segments_joinable
+from pige_pipeline.analytics.stitching import (
+    assign_events,
+    drop_events,
+    play_segments_joinable,
+    play_segments_surely_joinable_sql,
+)
 from pige_pipeline.gaps import Gap
 from pige_pipeline.settings import PigeSettings
 from pige_pipeline.stations import StationsFileError, load_stations
 
 DB_NAME = "analytics.duckdb"
 
-# Tables the rebuild materialises; everything else is a view over Parquet.
-TABLES = ("stations", "catalogue", "gaps", "plays", "play_segments", "silence_events", "dead_air_events")
+# Tables the rebuild materialises; everything else is a view over Parquet (`play_segments` is a view
+# over `airplay_events` and `play_links`).
+TABLES = ("stations", "catalogue", "gaps", "plays", "play_links", "silence_events", "dead_air_events")
 
 
 class AnalyticsNotBuiltError(FileNotFoundError):
@@ -61,7 +67,7 @@ class RebuildResult:
     seconds: float
     compaction_seconds: float
     tables: dict[str, int] = field(default_factory=dict)
-    views: dict[str, str] = field(default_factory=dict)  # name -> "parquet" | "empty"
+    views: dict[str, str] = field(default_factory=dict)  # name -> "parquet" | "empty" | "derived"
     compaction: list[CompactionResult] = field(default_factory=list)
     problems: list[dict[str, str]] = field(default_factory=list)
 
@@ -367,9 +373,9 @@ def _build_plays(con: duckdb.DuckDBPyConnection) -> None:
     )
     con.execute(
         f"""
-        CREATE TEMP TABLE _play_src AS
-        SELECT row_number() OVER () AS seg_id, station, hour, play_id, track_id, title, artist, isrc,
-               start, "end", duration_s, ref_offset_s, score, confidence
+        CREATE TEMP VIEW _play_src AS
+        SELECT station, hour, play_id, track_id, title, artist, isrc, start, "end", duration_s,
+               ref_offset_s, score, confidence
         FROM airplay_events WHERE {good}
         """
     )
@@ -380,21 +386,34 @@ def _build_plays(con: duckdb.DuckDBPyConnection) -> None:
         "_play_seg",
         joinable=play_segments_joinable(),
         payload="ref_offset_s",
+        surely_joinable_sql=play_segments_surely_joinable_sql(),
+        tiebreak=["ref_offset_s", "play_id"],
     )
     rights = ", ".join(f"c.{c}" for c in RIGHTS_HOLDER_COLUMNS)
     day = _UTC_DAY.format(col="p.start")
     con.execute(
+        """
+        CREATE TEMP TABLE _play_multi AS
+        SELECT station, track_id, island, sub,
+               arg_min(play_id, start) AS play_id,
+               arg_min(title, start) AS title, arg_min(artist, start) AS artist,
+               arg_min(isrc, start) AS isrc,
+               min(start) AS start, max("end") AS "end",
+               sum(duration_s) AS seconds, count(*) AS segments,
+               max(score) AS score, max(confidence) AS confidence
+        FROM _play_seg WHERE NOT alone GROUP BY station, track_id, island, sub
+        """
+    )
+    # A lone piece is a whole play (95% of them): only plays of several pieces were grouped.
+    con.execute(
         f"""
         CREATE TABLE plays AS
         WITH events AS (
-            SELECT station, track_id, island, sub,
-                   arg_min(play_id, start) AS play_id,
-                   arg_min(title, start) AS title, arg_min(artist, start) AS artist,
-                   arg_min(isrc, start) AS isrc,
-                   min(start) AS start, max("end") AS "end",
-                   sum(duration_s) AS seconds, count(*) AS segments,
-                   max(score) AS score, max(confidence) AS confidence
-            FROM _play_seg GROUP BY station, track_id, island, sub
+            SELECT play_id, station, track_id, title, artist, isrc, start, "end",
+                   duration_s AS seconds, 1::BIGINT AS segments, score, confidence
+            FROM _play_seg WHERE alone
+            UNION ALL BY NAME
+            SELECT * EXCLUDE (island, sub) FROM _play_multi
         )
         SELECT p.play_id, p.station, p.track_id,
                coalesce(p.title, c.title) AS title, coalesce(p.artist, c.artist) AS artist,
@@ -405,25 +424,39 @@ def _build_plays(con: duckdb.DuckDBPyConnection) -> None:
         FROM events p LEFT JOIN catalogue c ON c.track_id = p.track_id
         """
     )
+    # Only the pieces of plays in several pieces need their play named; `play_segments` is a view
+    # that gives every other piece its own play_id, so the 6.9 M pieces of a year are not copied.
     con.execute(
         """
-        CREATE TABLE play_segments AS
-        SELECT station, hour, play_id AS segment_play_id,
-               arg_min(play_id, start) OVER (PARTITION BY station, track_id, island, sub) AS play_id,
-               track_id, start, "end", duration_s
-        FROM _play_seg
+        CREATE TABLE play_links AS
+        SELECT s.station, s.track_id, s.start, s."end", s.play_id AS segment_play_id,
+               any_value(m.play_id) AS play_id
+        FROM _play_seg s JOIN _play_multi m USING (station, track_id, island, sub)
+        WHERE NOT s.alone
+        GROUP BY ALL
         """
     )
-    con.execute("DROP TABLE _play_src; DROP TABLE _play_seg")
+    con.execute(
+        f"""
+        CREATE VIEW play_segments AS
+        SELECT e.station, e.hour, e.play_id AS segment_play_id, coalesce(l.play_id, e.play_id) AS play_id,
+               e.track_id, e.start, e."end", e.duration_s
+        FROM (SELECT * FROM airplay_events WHERE {good}) e
+        LEFT JOIN play_links l
+            ON l.station = e.station AND l.track_id = e.track_id AND l.start = e.start
+            AND l."end" = e."end" AND l.segment_play_id IS NOT DISTINCT FROM e.play_id
+        """
+    )
+    drop_events(con, "_play_seg")
+    con.execute("DROP TABLE _play_multi; DROP VIEW _play_src")
 
 
 def _build_silences(con: duckdb.DuckDBPyConnection) -> None:
     good = _reject(con, "silences", "start", _SPAN_CHECKS)
     con.execute(
         f"""
-        CREATE TEMP TABLE _sil_src AS
-        SELECT row_number() OVER () AS seg_id, station, start, "end", duration_s, level_db, kind
-        FROM silences WHERE {good}
+        CREATE TEMP VIEW _sil_src AS
+        SELECT station, start, "end", duration_s, level_db, kind FROM silences WHERE {good}
         """
     )
     assign_events(con, "_sil_src", ["station"], "_sil_seg")
@@ -437,7 +470,8 @@ def _build_silences(con: duckdb.DuckDBPyConnection) -> None:
         FROM _sil_seg GROUP BY station, island, sub
         """
     )
-    con.execute("DROP TABLE _sil_src; DROP TABLE _sil_seg")
+    drop_events(con, "_sil_seg")
+    con.execute("DROP VIEW _sil_src")
 
 
 _SEVERITY_RANK = "CASE severity WHEN 'critical' THEN 3 WHEN 'warning' THEN 2 WHEN 'info' THEN 1 ELSE 0 END"
@@ -447,8 +481,8 @@ def _build_dead_air(con: duckdb.DuckDBPyConnection) -> None:
     good = _reject(con, "dead_air_alerts", "alert_id", _SPAN_CHECKS)
     con.execute(
         f"""
-        CREATE TEMP TABLE _da_src AS
-        SELECT row_number() OVER () AS seg_id, station, alert_id, start, "end", duration_s, severity,
+        CREATE TEMP VIEW _da_src AS
+        SELECT station, alert_id, start, "end", duration_s, severity,
                classification, confidence, explanation, classifier, notified_at, notification_status,
                {_SEVERITY_RANK} AS severity_rank
         FROM dead_air_alerts WHERE {good}
@@ -472,7 +506,8 @@ def _build_dead_air(con: duckdb.DuckDBPyConnection) -> None:
         FROM _da_seg GROUP BY station, island, sub
         """
     )
-    con.execute("DROP TABLE _da_src; DROP TABLE _da_seg")
+    drop_events(con, "_da_seg")
+    con.execute("DROP VIEW _da_src")
 
 
 def rebuild(
@@ -511,6 +546,8 @@ def rebuild(
         con = duckdb.connect(str(tmp), config=config)
         try:
             con.execute("SET TimeZone = 'UTC'")
+            # Tables are written from both cores in any row order: readers always say ORDER BY.
+            con.execute("SET preserve_insertion_order = false")
             con.execute(
                 "CREATE TABLE problems (asset VARCHAR, station VARCHAR, hour VARCHAR, problem VARCHAR)"
             )
@@ -519,6 +556,7 @@ def rebuild(
             known_rights = _load_catalogue(con, settings, problems)
             _load_gaps(con, data_root, now, problems)
             _build_plays(con)
+            views["play_segments"] = "derived"  # airplay_events with their stitched play_id
             _build_silences(con)
             _build_dead_air(con)
             if problems:

@@ -140,3 +140,82 @@ def test_views_use_absolute_paths(synthetic: tuple[Path, SyntheticData], tmp_pat
             assert con.execute("SELECT count(*) FROM airplay_events").fetchone()[0] > 0
     finally:
         os.chdir(here)
+
+
+def test_play_segments_names_the_play_of_every_piece(synthetic: tuple[Path, SyntheticData]) -> None:
+    root, _data = synthetic
+    with connect(root) as con:
+        pieces = con.execute("SELECT count(*) FROM airplay_events").fetchone()[0]
+        assert con.execute("SELECT count(*) FROM play_segments").fetchone()[0] == pieces
+        # Every piece points at a play, and the pieces of each play add up to it.
+        mismatched = con.execute(
+            """
+            SELECT count(*) FROM plays p FULL JOIN (
+                SELECT play_id, count(*) AS n, sum(duration_s) AS seconds, min(start) AS start
+                FROM play_segments GROUP BY play_id
+            ) s USING (play_id)
+            WHERE s.n IS DISTINCT FROM p.segments OR abs(s.seconds - p.seconds) > 1e-9
+               OR s.start IS DISTINCT FROM p.start
+            """
+        ).fetchone()[0]
+        assert mismatched == 0
+        # A play in two pieces: the second piece keeps its own id and names the play's.
+        crossing = con.execute(
+            "SELECT segment_play_id = play_id FROM play_segments "
+            "WHERE station = 'radio-a' AND track_id = 'T00001' AND start >= '2026-01-30 23:58:00+00' "
+            "AND start < '2026-01-31 00:03:00+00' ORDER BY start"
+        ).fetchall()
+        assert crossing == [(True,), (False,)]
+        assert build_info(con)["views"]["play_segments"] == "derived"
+
+
+def test_replay_across_an_hour_boundary_is_two_plays(synthetic_copy: tuple[Path, SyntheticData]) -> None:
+    root, data = synthetic_copy
+    schema = ASSET_SCHEMAS["airplay_events"]
+    before, after = datetime(2026, 1, 31, 14, tzinfo=UTC), datetime(2026, 1, 31, 15, tzinfo=UTC)
+    rows_before = read_asset_hour(root, "airplay_events", "radio-b", before)
+    rows_after = read_asset_hour(root, "airplay_events", "radio-b", after)
+    assert rows_before is not None and rows_after is not None
+    template = rows_before.iloc[0].to_dict()
+
+    def piece(hour: datetime, start_s: float, end_s: float, ref: float, play_id: str) -> dict[str, object]:
+        start, end = hour + pd.Timedelta(seconds=start_s), hour + pd.Timedelta(seconds=end_s)
+        return template | {
+            "play_id": play_id,
+            "track_id": "T09999",
+            "start": start,
+            "end": end,
+            "start_s": start_s,
+            "end_s": end_s,
+            "ref_offset_s": ref,
+            "duration_s": end_s - start_s,
+        }
+
+    # The track ends at 14:59:59.5 (a minute from its reference's 120 s) and is played again from the top
+    # at 15:00:00: the pieces touch, but the second does not continue the first in the reference.
+    first = piece(before, 3540.0, 3599.5, 120.0, "replay-1")
+    second = piece(after, 0.0, 200.0, 0.0, "replay-2")
+    # An aligned continuation of the replay one second later is the same play.
+    third = piece(after, 200.5, 260.0, 200.5, "replay-3")
+    write_asset_hour(
+        root, "airplay_events", "radio-b", before, pd.concat([rows_before, pd.DataFrame([first])]), schema
+    )
+    write_asset_hour(
+        root,
+        "airplay_events",
+        "radio-b",
+        after,
+        pd.concat([rows_after, pd.DataFrame([second, third])]),
+        schema,
+    )
+    rebuild(settings_for(root))
+    with connect(root) as con:
+        plays = con.execute(
+            "SELECT play_id, segments, seconds FROM plays WHERE track_id = 'T09999' ORDER BY start"
+        ).fetchall()
+        links = con.execute(
+            "SELECT segment_play_id, play_id FROM play_segments WHERE track_id = 'T09999' ORDER BY start"
+        ).fetchall()
+        assert con.execute("SELECT count(*) FROM plays").fetchone()[0] == len(data.plays) + 2
+    assert plays == [("replay-1", 1, 59.5), ("replay-2", 2, 259.5)]
+    assert links == [("replay-1", "replay-1"), ("replay-2", "replay-2"), ("replay-3", "replay-2")]

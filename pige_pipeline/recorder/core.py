@@ -190,6 +190,36 @@ def publish_segment(
     return None
 
 
+def held_duration(path: Path, listed_s: float, data_root: Path, station: str) -> float:
+    """Seconds of audio a finished segment really holds (0 if it is not audio: it is moved aside).
+
+    ffmpeg lists the time it received even when a full disk refused part of the writes; the gap
+    must start where the audio ends, not where the list says.
+    """
+    try:
+        held = probe_audio(path).duration_s
+    except AudioProbeError as exc:
+        if path.stat().st_size == 0:
+            return listed_s  # publish_segment drops it and says so
+        target = rejected_dir(data_root) / station / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(path), target)
+        log.error(
+            "station %r: segment %s is not readable audio (%s); moved to %s", station, path.name, exc, target
+        )
+        return 0.0
+    if held < listed_s - 0.5:
+        log.warning(
+            "station %r: segment %s holds %.1f s of the %.1f s ffmpeg received (disk full?)",
+            station,
+            path.name,
+            held,
+            listed_s,
+        )
+        return held
+    return listed_s
+
+
 def staged_time(path: Path) -> datetime | None:
     match = _STAGED_NAME.match(path.name)
     if not match:
@@ -546,6 +576,8 @@ class StationRecorder(threading.Thread):
                 else:
                     named = staged_time(path)
                     start = snap_to_boundary(named, seg_s) if named else (audio_end or spawned)
+                if path.exists() and duration > 0:
+                    duration = held_duration(path, duration, self.data_root, station.id)
                 if path.exists() and duration > 0:
                     audio_end = self._publish(path, start, duration)
                     recorded_s += duration

@@ -7,9 +7,10 @@ from types import SimpleNamespace
 
 import pytest
 
+from pige_pipeline.audio.probe import probe_audio
 from pige_pipeline.gaps import read_gaps
 from pige_pipeline.recorder import core
-from pige_pipeline.recorder.core import RecorderConfig, StationRecorder
+from pige_pipeline.recorder.core import RecorderConfig, StationRecorder, held_duration
 from pige_pipeline.stations import Station
 
 
@@ -58,3 +59,22 @@ def test_an_empty_segment_is_never_published(tmp_path: Path) -> None:
     start = datetime(2026, 11, 22, 10, tzinfo=UTC)
     assert core.publish_segment(staged, tmp_path, "alpha", start, 10.0) is None
     assert not (tmp_path / "chunks").exists()
+
+
+def test_a_segment_cut_short_by_the_disk_counts_what_it_holds(tmp_path: Path, stream_mp3: Path) -> None:
+    # ffmpeg lists the seconds it received; a full disk may have refused the end of them.
+    whole = tmp_path / "20260301T100000Z.mp3"
+    whole.write_bytes(stream_mp3.read_bytes())
+    listed = probe_audio(whole).duration_s
+    assert held_duration(whole, listed, tmp_path, "alpha") == listed
+
+    cut = tmp_path / "20260301T100010Z.mp3"
+    cut.write_bytes(stream_mp3.read_bytes()[: whole.stat().st_size // 3])
+    held = held_duration(cut, listed, tmp_path, "alpha")
+    assert held == pytest.approx(listed / 3, abs=1.0) and cut.exists()
+
+    text = tmp_path / "20260301T100020Z.mp3"
+    text.write_text("not audio at all\n" * 50)
+    assert held_duration(text, listed, tmp_path, "alpha") == 0.0
+    assert not text.exists()  # never published, never deleted: moved aside
+    assert (tmp_path / "recorder" / "rejected" / "alpha" / text.name).exists()

@@ -54,6 +54,9 @@ def analytics(context: dg.AssetExecutionContext, pige: PigeResource) -> dg.Mater
             for c in result.compaction
         ]
     )
+    phases = pd.DataFrame(
+        [{"step": step, "seconds": round(seconds, 2)} for step, seconds in result.phases.items()]
+    )
     problems = pd.DataFrame(result.problems[:20], columns=["asset", "station", "hour", "problem"])
     return dg.MaterializeResult(
         metadata={
@@ -63,6 +66,7 @@ def analytics(context: dg.AssetExecutionContext, pige: PigeResource) -> dg.Mater
             "plays": result.tables.get("plays", 0),
             "problems": len(result.problems),
             "preview": dg.MetadataValue.md(tables.to_markdown(index=False)),
+            "phases": dg.MetadataValue.md(phases.to_markdown(index=False)),
             "compaction": dg.MetadataValue.md(
                 compaction.to_markdown(index=False) if len(compaction) else "no hourly tree yet"
             ),

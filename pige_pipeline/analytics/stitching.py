@@ -7,8 +7,8 @@ year of plays (6.9 million pieces for 50 stations) would dominate the rebuild, s
 1. One DuckDB window pass over each key's segments, in `stitch`'s order (start, end), finds the
    islands: a segment starting more than `max_gap` after every earlier segment of its key has ended
    starts an island. `stitch` can never join across such a break, so island boundaries are event
-   boundaries. A segment whose island holds nothing else is `alone`: a whole event (95% of plays),
-   which needs no grouping at all.
+   boundaries. A segment whose island holds nothing else is `alone`: a whole event by itself (95% of
+   the benchmark year's plays), which needs no grouping at all.
 2. Inside islands of two or more segments, `stitch` joins each segment to the one before it in that
    order (the last segment of the current event), so `joinable` only ever sees neighbours. Where the
    SQL form of the rule says every neighbour joins surely, the island is one event.

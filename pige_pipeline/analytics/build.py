@@ -522,7 +522,12 @@ def _build_dead_air(con: duckdb.DuckDBPyConnection) -> None:
                     ELSE arg_min(classification, start) END AS classification,
                max(confidence) AS confidence, arg_min(explanation, start) AS explanation,
                arg_min(classifier, start) AS classifier, min(notified_at) AS notified_at,
-               arg_min(notification_status, start) AS notification_status,
+               -- The part that was mailed speaks for the event; else one still waiting to be; else the first.
+               -- (An earlier hour may call its 10 s "natural, not sent" while the next hour mails the event.)
+               coalesce(arg_min(notification_status, notified_at) FILTER (WHERE notified_at IS NOT NULL),
+                        arg_min(notification_status, start)
+                            FILTER (WHERE NOT starts_with(notification_status, 'not_sent')),
+                        arg_min(notification_status, start)) AS notification_status,
                count(*) AS segments, {day} AS day
         FROM _da_seg GROUP BY station, island, sub
         """

@@ -231,3 +231,40 @@ def test_replay_across_an_hour_boundary_is_two_plays(synthetic_copy: tuple[Path,
         assert con.execute("SELECT count(*) FROM plays").fetchone()[0] == len(data.plays) + 2
     assert plays == [("replay-1", 1, 59.5), ("replay-2", 2, 259.5)]
     assert links == [("replay-1", "replay-1"), ("replay-2", "replay-2"), ("replay-3", "replay-2")]
+
+
+def test_a_dead_air_event_mailed_by_its_later_part_reads_sent(
+    synthetic_copy: tuple[Path, SyntheticData],
+) -> None:
+    # An hour judges the first seconds of a silence a natural pause (not mailed); the next part is mailed.
+    root, _data = synthetic_copy
+    found = None
+    for path in sorted((root / "parquet" / "dead_air_alerts").rglob("*.parquet")):
+        frame = pd.read_parquet(path)
+        if len(frame) and (frame["duration_s"] > 10).any():
+            found = frame
+            break
+    assert found is not None, "the synthetic data has dead air"
+    row = found[found["duration_s"] > 10].iloc[0]
+    station, hour = row["station"], row["hour"].to_pydatetime()
+    middle = (row["start"] + pd.Timedelta(seconds=row["duration_s"] / 2)).floor("ms")
+    first, second = row.copy(), row.copy()
+    first["end"], first["duration_s"] = middle, (middle - row["start"]).total_seconds()
+    first["classification"], first["notified_at"] = "natural", pd.NaT
+    first["notification_status"] = "not_sent (natural)"
+    second["start"], second["duration_s"] = middle, (row["end"] - middle).total_seconds()
+    second["classification"], second["notified_at"] = "suspect", row["start"] + pd.Timedelta(seconds=30)
+    second["notification_status"] = "sent"
+    rows = read_asset_hour(root, "dead_air_alerts", station, hour)
+    assert rows is not None
+    rows = pd.concat([rows[rows["alert_id"] != row["alert_id"]], pd.DataFrame([first, second])])
+    write_asset_hour(root, "dead_air_alerts", station, hour, rows, ASSET_SCHEMAS["dead_air_alerts"])
+    rebuild(settings_for(root), full=True)
+    with connect(root) as con:
+        event = con.execute(
+            "SELECT classification, notification_status, notified_at, segments FROM dead_air_events "
+            "WHERE alert_ids LIKE '%' || ? || '%'",
+            [row["alert_id"]],
+        ).fetchone()
+    assert event is not None and event[3] == 2
+    assert event[0] == "suspect" and event[1] == "sent" and event[2] is not None

@@ -129,6 +129,7 @@ def test_silence_across_the_hour_is_one_alert_and_one_complete_record(
     assert event["duration_s"] == pytest.approx(30, abs=0.3)
     assert (event["end"] - event["start"]).total_seconds() == pytest.approx(30, abs=0.3)
     assert event["classification"] == "suspect" and pd.notna(event["notified_at"])
+    assert event["notification_status"] == "sent"  # not the earlier hour's "not_sent (natural)" part
 
 
 def silence_row(hour: datetime, start_s: float, end_s: float) -> dict:

@@ -411,6 +411,8 @@ class StationRecorder(threading.Thread):
         self._pending_gap: Gap | None = None  # logged open; closed when audio is back
         self._first_session = True
         self._proc: subprocess.Popen[bytes] | None = None
+        # Set once the first ffmpeg is running (or the first attempt ended): salvage waits for it.
+        self.launched = threading.Event()
         self._last_title: str | None = None
         self._session_index = 0
 
@@ -449,6 +451,7 @@ class StationRecorder(threading.Thread):
                 log.exception("station %r: recorder error", self.station.id)
                 self._fail(f"{type(exc).__name__}: {exc}")
                 had_audio_s = 0.0
+            self.launched.set()
             if self.stop_event.is_set():
                 break
             if had_audio_s > 10:
@@ -505,6 +508,7 @@ class StationRecorder(threading.Thread):
                 preexec_fn=_die_with_parent,  # noqa: PLW1509 - only a prctl call, no locks
             )
         self._proc = proc
+        self.launched.set()
         self.stats.sessions += 1
         write_json_atomic(
             session_dir / "session.json",
@@ -763,11 +767,11 @@ class Recorder:
         """Record until `stop()`, a stop request file, or `duration_s`; returns per-station stats."""
         deadline = None if duration_s is None else time.monotonic() + duration_s
         self._heartbeat()
-        # Stations first, salvage beside them: probing a killed recorder's leftovers one by one would
+        # Stations first, salvage once their ffmpegs run: probing a killed recorder's leftovers would
         # otherwise delay every station's reconnection, and that delay is audio lost (docs/reliability.md).
+        self._apply_stations(self._load_stations())
         salvage = threading.Thread(target=self._salvage, name="salvage", daemon=True)
         salvage.start()
-        self._apply_stations(self._load_stations())
         next_beat = time.monotonic()
         try:
             while not self.stop_event.is_set():
@@ -789,6 +793,9 @@ class Recorder:
         self.stop_event.set()
 
     def _salvage(self) -> None:
+        deadline = time.monotonic() + 5.0
+        for rec in list(self.stations.values()):
+            rec.launched.wait(max(0.0, deadline - time.monotonic()))
         try:
             salvaged = salvage_orphans(self.data_root, self._live_recorder_ids())
             if salvaged:

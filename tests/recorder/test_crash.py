@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from pige_pipeline.icecast import IcecastServer
+from pige_pipeline.recorder.core import salvage_orphans
 from pige_pipeline.recorder.state import pid_alive, read_states
 
 from .helpers import gaps, near, spans, write_yaml
@@ -85,3 +86,16 @@ def test_sigkill_then_restart_salvages_and_logs_the_loss(
     # a loaded machine, and no recorder runs meanwhile (that time is in the logged gap).
     new_state = max(read_states(data_root), key=lambda s: s.started_at)
     assert new_state.started_at > killed and (resumed - new_state.started_at).total_seconds() < 8
+
+
+def test_salvage_leaves_a_live_recorders_new_session_alone(tmp_path: Path, stream_mp3: Path) -> None:
+    # A restarted recorder salvages while its own stations start: a session of its own, created an
+    # instant before its session.json, must not be taken for a dead recorder's leftovers.
+    session = tmp_path / "recorder" / "incoming" / "alpha" / "host-42-abcdef-00001"
+    session.mkdir(parents=True)
+    (session / "20260301T100000Z.mp3").write_bytes(stream_mp3.read_bytes())
+    assert salvage_orphans(tmp_path, {"host-42-abcdef"}) == []
+    assert (session / "20260301T100000Z.mp3").exists()
+    # Once that recorder is gone, the same session is salvaged into the store.
+    [published] = salvage_orphans(tmp_path, set())
+    assert published.is_file() and not session.exists()

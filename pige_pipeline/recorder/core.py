@@ -320,8 +320,7 @@ def salvage_orphans(data_root: Path, live_recorders: set[str]) -> list[Path]:
         info = _read_json(session / "session.json")
         # The directory is named `{recorder_id}-{session}`: a live recorder's session is skipped even
         # in the instant between its creation and its session.json.
-        owner = info.get("recorder_id") or session.name.rsplit("-", 1)[0]
-        if owner in live_recorders or session.name.rsplit("-", 1)[0] in live_recorders:
+        if {info.get("recorder_id"), session.name.rsplit("-", 1)[0]} & live_recorders:
             continue
         if info.get("ffmpeg_pid") and _process_alive(int(info["ffmpeg_pid"])):
             continue  # ffmpeg outlived its recorder: wait until it has closed its file

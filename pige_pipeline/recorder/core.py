@@ -190,6 +190,10 @@ def publish_segment(
     return None
 
 
+# Headers (ID3 + Xing/Info, ~460 bytes for MP3) and one or two frames: less than 0.1 s at 128 kb/s.
+SLIVER_BYTES = 2048
+
+
 def held_duration(path: Path, listed_s: float, data_root: Path, station: str) -> float:
     """Seconds of audio a finished segment really holds (0 if it is not audio: it is moved aside).
 
@@ -199,8 +203,15 @@ def held_duration(path: Path, listed_s: float, data_root: Path, station: str) ->
     try:
         held = probe_audio(path).duration_s
     except AudioProbeError as exc:
-        if path.stat().st_size == 0:
+        size = path.stat().st_size
+        if size == 0:
             return listed_s  # publish_segment drops it and says so
+        if size < SLIVER_BYTES:
+            # A segment opened just before ffmpeg stopped holds its headers and a frame at most, which
+            # ffprobe cannot read: a few milliseconds, not a corrupt recording worth an error.
+            log.info("station %r: segment %s has no whole frame (%d B); dropped", station, path.name, size)
+            path.unlink(missing_ok=True)
+            return 0.0
         target = rejected_dir(data_root) / station / path.name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(path), target)

@@ -1,13 +1,15 @@
 """A full disk while recording: the station's thread keeps retrying, and the gap is not forgotten."""
 
 import errno
+import logging
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from pige_pipeline.audio.probe import probe_audio
+from pige_pipeline.audio.probe import AudioProbeError, probe_audio
 from pige_pipeline.gaps import read_gaps
 from pige_pipeline.recorder import core
 from pige_pipeline.recorder.core import RecorderConfig, StationRecorder, held_duration
@@ -74,7 +76,25 @@ def test_a_segment_cut_short_by_the_disk_counts_what_it_holds(tmp_path: Path, st
     assert held == pytest.approx(listed / 3, abs=1.0) and cut.exists()
 
     text = tmp_path / "20260301T100020Z.mp3"
-    text.write_text("not audio at all\n" * 50)
+    text.write_text("not audio at all\n" * 200)
     assert held_duration(text, listed, tmp_path, "alpha") == 0.0
     assert not text.exists()  # never published, never deleted: moved aside
     assert (tmp_path / "recorder" / "rejected" / "alpha" / text.name).exists()
+
+
+def test_a_segment_closed_before_its_first_frames_is_dropped_quietly(
+    tmp_path: Path, stream_mp3: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A station stopped just after a clock boundary leaves a segment with headers and one frame.
+    sliver = tmp_path / "20260301T100030Z.mp3"
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(stream_mp3), "-c", "copy", "-frames:a", "1",
+         "-f", "mp3", str(sliver)],
+        check=True,
+    )  # fmt: skip
+    with pytest.raises(AudioProbeError):
+        probe_audio(sliver)
+    with caplog.at_level(logging.INFO):
+        assert held_duration(sliver, 0.03, tmp_path, "alpha") == 0.0
+    assert not sliver.exists() and not (tmp_path / "recorder" / "rejected").exists()
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

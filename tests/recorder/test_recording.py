@@ -58,7 +58,12 @@ def test_records_clock_aligned_chunks_and_survives_bad_stations(
     a = spans(data_root, "a")
     assert stats["a"].sessions == 1
     assert len(a) >= 4
-    assert near(a[0][0], started, 4.0)
+    # The first chunk starts when the stream's audio reached the recorder: a second or two after start on
+    # an idle machine; a loaded 2-core CI runner once took 5 s to start ffmpeg and connect (the promptness
+    # figures are the soak's, docs/benchmarks.md). Its placement on the clock is checked by the end below.
+    assert started - timedelta(seconds=1) <= a[0][0] <= started + timedelta(seconds=8), (
+        f"first chunk of a at {a[0][0]}, recorder started at {started}; events: {bg.events}"
+    )
     for start, _end, path in a[1:]:
         assert start.timestamp() % SEGMENT_S == 0, f"{path.name} is not on a {SEGMENT_S} s boundary"
     for (_s1, end1, p1), (start2, _e2, p2) in zip(a, a[1:], strict=False):

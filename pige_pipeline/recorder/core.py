@@ -49,6 +49,7 @@ from pige_pipeline.recorder.command import (
     record_command,
     scrub,
 )
+from pige_pipeline.recorder.formats import StreamCodec, read_stream_codec, write_stream_codec
 from pige_pipeline.recorder.live import LiveAudioSink, LiveDispatcher, read_blocks
 from pige_pipeline.recorder.nowplaying import NowPlaying, append_nowplaying, parse_title_line
 from pige_pipeline.recorder.probe import detect_codec
@@ -423,6 +424,7 @@ class StationRecorder(threading.Thread):
         self._format: OutputFormat | None = None
         self._pending_gap: Gap | None = None  # logged open; closed when audio is back
         self._first_session = True
+        self._codec_checked = False  # the stream itself was asked, not only the last run's record
         self._proc: subprocess.Popen[bytes] | None = None
         # Set once the first ffmpeg is running (or the first attempt ended): salvage waits for it.
         self.launched = threading.Event()
@@ -468,7 +470,10 @@ class StationRecorder(threading.Thread):
             if self.stop_event.is_set():
                 break
             if had_audio_s > 10:
+                # A stream that played, then dropped, is retried at once: every second spent waiting is
+                # audio lost. The backoff is for streams that keep failing.
                 delay = self.config.backoff_initial_s
+                continue
             self.stop_event.wait(delay)
             delay = min(delay * 2, self.config.backoff_max_s)
         self.status = "stopped"
@@ -483,12 +488,22 @@ class StationRecorder(threading.Thread):
         """One ffmpeg process from start to exit; returns the seconds of audio it recorded."""
         station = self.station
         check_stream_url(station.stream_url)
+        assumed: StreamCodec | None = None  # last run's codec, checked beside the running ffmpeg
         if self._format is None:
-            codec, why, from_header = detect_codec(station.stream_url, self.config.probe_timeout_s)
-            if codec is None:
-                self._fail(why)
-                return 0.0
-            self._format = output_format(station, codec, DEMUXERS.get(codec) if from_header else None)
+            found = None
+            if not self._codec_checked:
+                found = assumed = read_stream_codec(self.data_root, station.id, station.stream_url)
+            if found is None:
+                codec, why, from_header = detect_codec(station.stream_url, self.config.probe_timeout_s)
+                if codec is None:
+                    self._fail(why)
+                    return 0.0
+                found = StreamCodec(codec, from_header)
+                write_stream_codec(self.data_root, station.id, station.stream_url, found)
+            self._codec_checked = True
+            self._format = output_format(
+                station, found.codec, DEMUXERS.get(found.codec) if found.from_header else None
+            )
         fmt = self._format
         self._session_index += 1
         session_dir = (
@@ -559,6 +574,10 @@ class StationRecorder(threading.Thread):
             )
         for thread in threads:
             thread.start()
+        if assumed is not None:  # not joined: the session's end must not wait for a slow answer
+            threading.Thread(
+                target=self._check_codec, args=(assumed, proc), name=f"codec-{station.id}", daemon=True
+            ).start()
 
         seg_s = self.config.segment_seconds
         published = 0
@@ -642,6 +661,8 @@ class StationRecorder(threading.Thread):
             self._open_gap(ended, cause, reason or f"ffmpeg exited with status {proc.returncode}")
             log.warning("station %r: stream ended (%s); reconnecting", station.id, reason or proc.returncode)
         else:
+            if assumed is not None:
+                self._format = None  # last run's codec may be what failed: find it afresh
             self.status = "down"
             self.error = reason or f"ffmpeg exited with status {proc.returncode} before any audio"
             # Warn once per outage, not on every retry of a station that stays down.
@@ -651,6 +672,26 @@ class StationRecorder(threading.Thread):
         return recorded_s
 
     # helpers ------------------------------------------------------------------------------------------
+
+    def _check_codec(self, assumed: StreamCodec, proc: subprocess.Popen[bytes]) -> None:
+        """Beside an ffmpeg started with last run's codec: restart it if the stream now carries another."""
+        codec, _why, from_header = detect_codec(self.station.stream_url, self.config.probe_timeout_s)
+        if codec is None:
+            return  # unreachable now: ffmpeg ends by itself, and the next attempt looks afresh
+        found = StreamCodec(codec, from_header)
+        if found == assumed:
+            return
+        write_stream_codec(self.data_root, self.station.id, self.station.stream_url, found)
+        log.warning(
+            "station %r: the stream now carries %s (the last run found %s); restarting its recording",
+            self.station.id,
+            codec,
+            assumed.codec,
+        )
+        self._format = None
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGINT)
 
     def _read_stderr(
         self, proc: subprocess.Popen[bytes], log_path: Path, flowing: threading.Event, tail: list[str]

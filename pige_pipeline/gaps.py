@@ -12,12 +12,15 @@ The recorder appends one JSON line per gap, per station and UTC day:
 from __future__ import annotations
 
 import json
-import os
+import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from pige_pipeline.hours import utc
+from pige_pipeline.jsonl import append_record, read_records
+
+log = logging.getLogger(__name__)
 
 # Known causes; free text is allowed too, but these are what reports group by.
 CAUSES = (
@@ -42,15 +45,21 @@ class Gap:
     def duration_s(self) -> float | None:
         return None if self.end is None else (self.end - self.start).total_seconds()
 
-    def to_json(self) -> str:
+    def to_record(self) -> dict:
         data = asdict(self)
         data["start"] = utc(self.start).isoformat()
         data["end"] = utc(self.end).isoformat() if self.end else None
-        return json.dumps(data)
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_record())
 
     @classmethod
     def from_json(cls, line: str) -> Gap:
-        data = json.loads(line)
+        return cls.from_record(json.loads(line))
+
+    @classmethod
+    def from_record(cls, data: dict) -> Gap:
         return cls(
             station=data["station"],
             start=utc(datetime.fromisoformat(data["start"])),
@@ -65,15 +74,19 @@ def gap_log_path(data_root: Path, station: str, day: datetime) -> Path:
 
 
 def append_gap(data_root: Path, gap: Gap) -> None:
-    """Append a gap line; one write per line so concurrent appenders do not interleave."""
-    path = gap_log_path(data_root, gap.station, gap.start)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, (gap.to_json() + "\n").encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """Append a gap line, whole or not at all (OSError: the caller keeps the gap and writes it later)."""
+    append_record(gap_log_path(data_root, gap.station, gap.start), gap.to_record())
+
+
+def read_gap_log(path: Path) -> list[Gap]:
+    """Every readable line of one day's gap log, in order (a damaged line is skipped with a warning)."""
+    gaps = []
+    for number, record in enumerate(read_records(path), 1):
+        try:
+            gaps.append(Gap.from_record(record))
+        except (KeyError, ValueError, TypeError) as exc:
+            log.warning("%s record %d is not a gap (%s); skipped", path, number, exc)
+    return gaps
 
 
 def read_gaps(data_root: Path, station: str, start: datetime, end: datetime) -> list[Gap]:
@@ -82,12 +95,8 @@ def read_gaps(data_root: Path, station: str, start: datetime, end: datetime) -> 
     latest: dict[datetime, Gap] = {}
     day = start.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
     while day < end:
-        path = gap_log_path(data_root, station, day)
-        if path.exists():
-            for line in path.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    gap = Gap.from_json(line)
-                    latest[gap.start] = gap
+        for gap in read_gap_log(gap_log_path(data_root, station, day)):
+            latest[gap.start] = gap
         day += timedelta(days=1)
     clipped = []
     for gap in sorted(latest.values(), key=lambda g: g.start):

@@ -10,7 +10,6 @@ rewritten when an operator looks at an alert; the file is where that decision is
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from pige_pipeline.hours import utc
+from pige_pipeline.jsonl import append_record
 from pige_pipeline.parquet_store import read_asset_range
 
 DEAD_AIR_ASSET = "dead_air_alerts"
@@ -65,14 +65,7 @@ def acknowledge_alert(data_root: Path, alert_id: str, by: str = "", note: str = 
     if not alert_id.strip():
         raise ValueError("alert id is empty")
     path = acknowledgements_path(data_root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps({"alert_id": alert_id, "at": datetime.now(UTC).isoformat(), "by": by, "note": note})
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, (line + "\n").encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    append_record(path, {"alert_id": alert_id, "at": datetime.now(UTC).isoformat(), "by": by, "note": note})
     return path
 
 

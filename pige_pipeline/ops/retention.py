@@ -10,14 +10,13 @@ Every deletion is appended to `{data_root}/state/retention/deletions-YYYY-MM.jso
 
 from __future__ import annotations
 
-import json
-import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pige_pipeline.hours import HOUR, hour_start, utc
+from pige_pipeline.jsonl import append_record, read_records
 from pige_pipeline.ops.alerts import AlertsUnreadableError, AlertWindow, open_alert_windows, read_acknowledged
 from pige_pipeline.ops.holds import LegalHold, load_holds
 from pige_pipeline.stations import StationsFile
@@ -205,20 +204,12 @@ def _log_deletion(
         "cutoff": plan.cutoffs[chunk.station].isoformat(),
         "run_id": run_id,
     }
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, (json.dumps(entry) + "\n").encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    append_record(path, entry)
     return path
 
 
 def read_deletion_log(data_root: Path, month: datetime) -> list[dict]:
-    path = deletion_log_path(data_root, month)
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_records(deletion_log_path(data_root, month))
 
 
 def _remove_empty_parents(directory: Path, stop: Path) -> None:

@@ -38,7 +38,7 @@ import yaml
 from pydantic import ValidationError
 
 from pige_pipeline.audio.probe import AudioProbeError, probe_audio
-from pige_pipeline.gaps import Gap, append_gap, gap_log_path
+from pige_pipeline.gaps import Gap, append_gap, gap_log_path, read_gap_log
 from pige_pipeline.hours import utc
 from pige_pipeline.recorder.command import (
     DEMUXERS,
@@ -391,14 +391,8 @@ def open_gaps(data_root: Path, station: str, now: datetime) -> list[Gap]:
     """Gaps of `station` still open (end null) in the last two days' log, by their latest line."""
     latest: dict[datetime, Gap] = {}
     for days_back in (2, 1, 0):
-        path = gap_log_path(data_root, station, now - timedelta(days=days_back))
-        if not path.exists():
-            continue
-        for line in path.read_text(encoding="utf-8").splitlines():
-            with contextlib.suppress(ValueError, KeyError):
-                if line.strip():
-                    gap = Gap.from_json(line)
-                    latest[gap.start] = gap
+        for gap in read_gap_log(gap_log_path(data_root, station, now - timedelta(days=days_back))):
+            latest[gap.start] = gap
     return [g for g in latest.values() if g.end is None]
 
 

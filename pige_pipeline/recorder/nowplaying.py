@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from pige_pipeline.hours import utc
+from pige_pipeline.jsonl import append_record
 
 log = logging.getLogger(__name__)
 
@@ -36,16 +36,11 @@ def nowplaying_path(data_root: Path, station: str, day: datetime) -> Path:
 
 def append_nowplaying(data_root: Path, item: NowPlaying) -> None:
     """Append one title change; one write per line so concurrent writers do not interleave."""
-    path = nowplaying_path(data_root, item.station, item.at)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(
-        {"station": item.station, "at": utc(item.at).isoformat(), "stream_title": item.stream_title}
+    append_record(
+        nowplaying_path(data_root, item.station, item.at),
+        {"station": item.station, "at": utc(item.at).isoformat(), "stream_title": item.stream_title},
+        sync=False,  # a title lost in a crash costs a label, not audio
     )
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, (line + "\n").encode())
-    finally:
-        os.close(fd)
 
 
 def read_nowplaying(data_root: Path, station: str, start: datetime, end: datetime) -> list[NowPlaying]:

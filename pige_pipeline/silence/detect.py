@@ -143,26 +143,37 @@ def _could_be_dead(st: dict[str, np.ndarray], threshold_db: float, tuning: Detec
     return st["all_analysed"] & (steady_level | (st["loudest"] < threshold_db))
 
 
-def spectra_needed(win: int, threshold_db: float, tuning: DetectorTuning) -> SpectrumFilter:
-    """Spectra only around windows that could be dead air: music above the threshold costs no FFT.
+class SpectraNeeded:
+    """A `SpectrumFilter`: spectra only around windows that could be dead air (music costs no FFT).
 
     A window's spectral change compares each frame with the mean of the window centred on *that* frame,
-    so a candidate window reads spectra up to a whole window either side of its centre.
+    so a candidate window reads spectra up to a whole window either side of its centre. The level
+    statistics it computes are kept for the verdict, which needs the same ones.
     """
 
-    def needed(level_db: np.ndarray, quiet: np.ndarray) -> np.ndarray:
-        if len(level_db) < win:
+    def __init__(self, win: int, threshold_db: float, tuning: DetectorTuning) -> None:
+        self.win, self.threshold_db, self.tuning = win, threshold_db, tuning
+        self._level_db: np.ndarray | None = None
+        self._stats: dict[str, np.ndarray] | None = None
+
+    def __call__(self, level_db: np.ndarray, quiet: np.ndarray) -> np.ndarray:
+        if len(level_db) < self.win:
             return np.zeros(len(level_db), dtype=bool)
-        candidate = _could_be_dead(_level_window_stats(level_db, quiet, win), threshold_db, tuning)
-        return moving_max(candidate, 2 * win + 3, cval=False)
+        self._level_db, self._stats = level_db, _level_window_stats(level_db, quiet, self.win)
+        candidate = _could_be_dead(self._stats, self.threshold_db, self.tuning)
+        return moving_max(candidate, 2 * self.win + 3, cval=False)
 
-    return needed
+    def level_stats(self, feat: FrameFeatures) -> dict[str, np.ndarray] | None:
+        """The level statistics computed for these very frames, if they were."""
+        return dict(self._stats) if self._stats is not None and self._level_db is feat.level_db else None
 
 
-def _window_stats(feat: FrameFeatures, win: int, digital_db: float) -> dict[str, np.ndarray]:
+def _window_stats(
+    feat: FrameFeatures, win: int, digital_db: float, level_stats: dict[str, np.ndarray] | None = None
+) -> dict[str, np.ndarray]:
     """Centred-window statistics per frame (windows touching an unanalysed frame count as loud)."""
     lvl = feat.level_db
-    st = _level_window_stats(lvl, feat.analysed, win)
+    st = level_stats if level_stats is not None else _level_window_stats(lvl, feat.analysed, win)
     share = np.nan_to_num(feat.band_share, nan=0.0)
     share_mean = moving_mean(share, win)
     dev = 0.5 * np.abs(share - share_mean).sum(axis=1)
@@ -176,13 +187,18 @@ def _window_stats(feat: FrameFeatures, win: int, digital_db: float) -> dict[str,
 
 
 def dead_frames(
-    feat: FrameFeatures, sample_rate: int, threshold_db: float, min_seconds: float, tuning: DetectorTuning
+    feat: FrameFeatures,
+    sample_rate: int,
+    threshold_db: float,
+    min_seconds: float,
+    tuning: DetectorTuning,
+    level_stats: dict[str, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Boolean per frame: dead air (before the minimum-duration rule)."""
     win = _window_frames(min_seconds, tuning)
     if len(feat.level_db) < win:
         return feat.level_db < tuning.digital_db
-    st = _window_stats(feat, win, tuning.digital_db)
+    st = _window_stats(feat, win, tuning.digital_db, level_stats)
     steady = (st["level_std"] < tuning.steady_level_std_db) & (
         st["spectral_change"] < tuning.steady_spectral_change
     )
@@ -244,14 +260,14 @@ def detect_silences(
         raise ValueError(f"sample rate must be positive, got {sample_rate}")
     ceiling = max(threshold_db, tuning.steady_ceiling_db)
     win = _window_frames(min_seconds, tuning)
-    needed = spectra_needed(win, threshold_db, tuning)
+    needed = SpectraNeeded(win, threshold_db, tuning)
     if samples.dtype not in (np.int16, np.float32, np.float64):
         samples = samples.astype(np.float32)
     # int16 goes in as it is: a float copy of an hour would cost more than the analysis itself.
     feat = frame_features(samples, sample_rate, ceiling, needed)
     if not len(feat.level_db):
         return []
-    mask = dead_frames(feat, sample_rate, threshold_db, min_seconds, tuning)
+    mask = dead_frames(feat, sample_rate, threshold_db, min_seconds, tuning, needed.level_stats(feat))
     frame_s = feat.frame_len / sample_rate
     found = []
     for lo, hi in _runs(mask):

@@ -90,10 +90,14 @@ def run_one(
         cpu0, _r, _u, _n = tree_cpu(root)
         t0 = time.monotonic()
         samples = []
-        while recorder.poll() is None and time.monotonic() - t0 < seconds - min(30.0, seconds / 4) - 5:
+        while recorder.poll() is None and time.monotonic() - t0 < seconds - min(30.0, seconds / 4) - 15:
             time.sleep(10)
             cpu, rss, uss, count = tree_cpu(root)
             samples.append({"cpu": cpu, "t": time.monotonic(), "rss": rss, "uss": uss, "procs": count})
+        # A sample taken while the recorder was already stopping misses the ffmpegs that had exited
+        # (their CPU leaves the tree with them): keep only samples of the whole tree.
+        while len(samples) > 1 and samples[-1]["cpu"] < samples[-2]["cpu"]:
+            samples.pop()
         cpu1 = samples[-1]["cpu"] if samples else cpu0
         elapsed = (samples[-1]["t"] - t0) if samples else 1.0
         src_cpu = sum(sum(p.cpu_times()[:2]) for p in source_procs if p.is_running()) - src_cpu0

@@ -419,6 +419,7 @@ class StationRecorder(threading.Thread):
         self._pending_gap: Gap | None = None  # logged open; closed when audio is back
         self._first_session = True
         self._codec_checked = False  # the stream itself was asked, not only the last run's record
+        self._killed = False  # the last ffmpeg ended by a signal (killed), not by its stream ending
         self._proc: subprocess.Popen[bytes] | None = None
         # Set once the first ffmpeg is running (or the first attempt ended): salvage waits for it.
         self.launched = threading.Event()
@@ -464,10 +465,12 @@ class StationRecorder(threading.Thread):
             if self.stop_event.is_set():
                 break
             if had_audio_s > 10:
-                # A stream that played, then dropped, is retried at once: every second spent waiting is
-                # audio lost. The backoff is for streams that keep failing.
                 delay = self.config.backoff_initial_s
-                continue
+                if self._killed:
+                    # Our ffmpeg died by a signal, the stream did not: every second spent waiting is audio
+                    # lost. A stream that ended waits the first backoff step: reconnecting at once can
+                    # reach a server that is shutting down, and then hangs until -rw_timeout (10 s).
+                    continue
             self.stop_event.wait(delay)
             delay = min(delay * 2, self.config.backoff_max_s)
         self.status = "stopped"
@@ -643,6 +646,7 @@ class StationRecorder(threading.Thread):
         shutil.rmtree(session_dir, ignore_errors=True)
         self._proc = None
 
+        self._killed = (proc.returncode or 0) < 0
         reason = scrub(" | ".join(stderr_tail[-3:]), station.stream_url)
         ended = audio_end or exit_at or datetime.now(UTC)
         if self.recorder.dispatcher is not None and recorded_s > 0:

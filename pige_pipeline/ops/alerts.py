@@ -9,7 +9,6 @@ rewritten when an operator looks at an alert; the file is where that decision is
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from pige_pipeline.hours import utc
-from pige_pipeline.jsonl import append_record
+from pige_pipeline.jsonl import append_record, read_records
 from pige_pipeline.parquet_store import read_asset_range
 
 DEAD_AIR_ASSET = "dead_air_alerts"
@@ -46,18 +45,11 @@ def acknowledgements_path(data_root: Path) -> Path:
 
 def read_acknowledged(data_root: Path) -> set[str]:
     """Alert ids closed by an operator; a line that is not valid JSON is skipped (and kept in the file)."""
-    path = acknowledgements_path(data_root)
-    if not path.exists():
-        return set()
-    ids: set[str] = set()
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(entry, dict) and entry.get("alert_id"):
-            ids.add(str(entry["alert_id"]))
-    return ids
+    return {
+        str(entry["alert_id"])
+        for entry in read_records(acknowledgements_path(data_root))
+        if entry.get("alert_id")
+    }
 
 
 def acknowledge_alert(data_root: Path, alert_id: str, by: str = "", note: str = "") -> Path:

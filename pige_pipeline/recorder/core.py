@@ -654,7 +654,7 @@ class StationRecorder(threading.Thread):
         if self.stop_event.is_set():
             return recorded_s
         if recorded_s > 0:
-            cause = "ffmpeg_exited" if (proc.returncode or 0) < 0 else "stream_lost"
+            cause = "ffmpeg_exited" if self._killed else "stream_lost"
             self.status = "down"
             self._open_gap(ended, cause, reason or f"ffmpeg exited with status {proc.returncode}")
             log.warning("station %r: stream ended (%s); reconnecting", station.id, reason or proc.returncode)

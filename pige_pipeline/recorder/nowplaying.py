@@ -11,14 +11,13 @@ time is when the block arrived, which is when the title went on air to the secon
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from pige_pipeline.hours import utc
-from pige_pipeline.jsonl import append_record
+from pige_pipeline.jsonl import append_record, read_records
 
 log = logging.getLogger(__name__)
 
@@ -55,17 +54,13 @@ def read_nowplaying(data_root: Path, station: str, start: datetime, end: datetim
     day = start.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
     while day < end:
         path = nowplaying_path(data_root, station, day)
-        if path.exists():
-            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-                if not line.strip():
-                    continue
-                try:
-                    data = json.loads(line)
-                    items.append(
-                        NowPlaying(station, utc(datetime.fromisoformat(data["at"])), data["stream_title"])
-                    )
-                except (ValueError, KeyError, TypeError) as exc:
-                    log.warning("%s line %d: not a now-playing record (%s); skipped", path, number, exc)
+        for number, data in enumerate(read_records(path), 1):
+            try:
+                items.append(
+                    NowPlaying(station, utc(datetime.fromisoformat(data["at"])), data["stream_title"])
+                )
+            except (ValueError, KeyError, TypeError) as exc:
+                log.warning("%s record %d: not a now-playing record (%s); skipped", path, number, exc)
         day += timedelta(days=1)
     items.sort(key=lambda i: i.at)
     before = [i for i in items if i.at < start]

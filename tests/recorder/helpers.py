@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import threading
-from datetime import datetime, timedelta
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
@@ -29,6 +32,32 @@ def gaps(data_root: Path, station: str, around: datetime) -> list[Gap]:
 
 def near(a: datetime, b: datetime, tolerance_s: float) -> bool:
     return abs((a - b).total_seconds()) <= tolerance_s
+
+
+def serving_since(url: str, timeout_s: float = 20.0) -> datetime:
+    """When `url` first delivers audio bytes to a new listener: the end of an outage as a listener sees it.
+
+    A server can answer its status page, and list a mount, a few seconds before the mount serves a
+    listener; the recorder cannot be faster than that, so promptness is measured from here.
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.read(1024):
+                    return datetime.now(UTC)
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"{url} served no audio within {timeout_s} s")
+
+
+def timeline(records: list[logging.LogRecord]) -> str:
+    """Captured log records as timestamped lines, for a failure message."""
+    return "\n".join(
+        f"{datetime.fromtimestamp(r.created, UTC):%H:%M:%S.%f} {r.levelname} {r.getMessage()}"
+        for r in records
+    )
 
 
 def write_yaml(path: Path, stations: list[dict]) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,7 @@ from pige_pipeline.icecast import IcecastServer
 from pige_pipeline.recorder.core import Recorder, RecorderConfig
 from pige_pipeline.stations import Station
 
-from .helpers import Background, gaps, near, spans
+from .helpers import Background, gaps, near, serving_since, spans, timeline
 
 SEGMENT_S = 5
 
@@ -44,8 +45,9 @@ def _wait_mid_segment() -> None:
 
 @pytest.mark.slow
 def test_source_loss_and_icecast_restart_are_logged_and_recovered(
-    tmp_path: Path, ice: IcecastServer, stream_mp3: Path
+    tmp_path: Path, ice: IcecastServer, stream_mp3: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="pige_pipeline.recorder")  # every retry, for a failure message
     data_root = tmp_path / "data"
     ice.add_source("/live.mp3", stream_mp3)
     station = Station(id="live", name="Live", stream_url=ice.url("/live.mp3"))
@@ -60,21 +62,23 @@ def test_source_loss_and_icecast_restart_are_logged_and_recovered(
     ice.kill_source("/live.mp3")
     time.sleep(10)
     ice.restart_source("/live.mp3")
-    back = datetime.now(UTC)
+    back = serving_since(station.stream_url)
     time.sleep(7)
 
     _wait_mid_segment()
     server_down = datetime.now(UTC)
     ice.restart(down_s=3)
-    server_up = datetime.now(UTC)
+    server_up = serving_since(station.stream_url)
     time.sleep(7)
     stats = bg.finish()
 
     logged = gaps(data_root, "live", started)
-    assert [g.cause for g in logged] == ["stream_lost", "stream_lost"], logged
+    story = f"{logged}\nkilled {killed}, back {back}, server down {server_down}, up {server_up}\n"
+    story += timeline(caplog.records)
+    assert [g.cause for g in logged] == ["stream_lost", "stream_lost"], story
     first, second = logged
-    assert near(first.start, killed, 2.0) and near(first.end, back, 2.0), (first, killed, back)
-    assert near(second.start, server_down, 2.0) and near(second.end, server_up, 2.0), (second, server_down)
+    assert near(first.start, killed, 2.0) and near(first.end, back, 2.0), story
+    assert near(second.start, server_down, 2.0) and near(second.end, server_up, 2.0), story
     assert stats["live"].segments >= 6
 
     # Every chunk is valid audio; the audio ends where each gap starts and resumes where it ends.

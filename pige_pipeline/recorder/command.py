@@ -76,9 +76,10 @@ def record_command(
     segment_seconds: int,
     *,
     live_sample_rate: int | None = None,
+    live_url: str | None = None,
     rw_timeout_s: float = 10.0,
 ) -> list[str]:
-    """ffmpeg arguments: read the stream, cut segments on the UTC clock, optionally tee mono PCM to stdout.
+    """ffmpeg arguments: read the stream, cut segments on the UTC clock, optionally mono PCM to `live_url`.
 
     Log level `verbose` makes ffmpeg print each ICY title change (see nowplaying.py).
     ffmpeg's own reconnect options are not used: a dropped connection ends the process, so every
@@ -111,8 +112,8 @@ def record_command(
         "-segment_list", str(segment_list), "-segment_list_type", "csv",
         str(session_dir / f"%Y%m%dT%H%M%SZ.{fmt.ext}"),
     ]  # fmt: skip
-    if live_sample_rate:
-        args += ["-map", "0:a:0", "-ac", "1", "-ar", str(live_sample_rate), "-f", "s16le", "pipe:1"]
+    if live_sample_rate and live_url:
+        args += ["-map", "0:a:0", "-ac", "1", "-ar", str(live_sample_rate), "-f", "s16le", live_url]
     return args
 
 

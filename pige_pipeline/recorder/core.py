@@ -18,7 +18,6 @@ its exact end once the first new segment is complete (readers keep the latest li
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import os
 import re
@@ -50,7 +49,7 @@ from pige_pipeline.recorder.command import (
     scrub,
 )
 from pige_pipeline.recorder.formats import StreamCodec, read_stream_codec, write_stream_codec
-from pige_pipeline.recorder.live import LiveAudioSink, LiveDispatcher, read_blocks
+from pige_pipeline.recorder.live import LiveAudioSink, LiveDispatcher, PcmReceiver, read_blocks
 from pige_pipeline.recorder.nowplaying import NowPlaying, append_nowplaying, parse_title_line
 from pige_pipeline.recorder.probe import detect_codec
 from pige_pipeline.recorder.state import (
@@ -317,9 +316,10 @@ def read_segment_list(path: Path) -> list[tuple[str, float, float]]:
 def salvage_orphans(data_root: Path, live_recorders: set[str]) -> list[Path]:
     """Publish what dead recorders left in staging: complete segments and the one being written.
 
-    A recorder killed with SIGKILL leaves its last segment unpublished (its ffmpeg gets SIGTERM from
-    the kernel and closes the file properly). Its start is the file's name for any segment after the
-    first, or its last write time minus its duration for a first segment. Unreadable leftovers are
+    An ffmpeg outlives a recorder killed with SIGKILL; the next recorder adopts it (see
+    `StationRecorder._adopt_orphan`) or stops it (`stop_orphans`), and what such a session holds once
+    its ffmpeg has exited is published here. A segment's start is the file's name for any segment after
+    the first, or its last write time minus its duration for a first segment. Unreadable leftovers are
     moved to `recorder/rejected/`, never into the store.
     """
     published: list[Path] = []
@@ -374,6 +374,39 @@ def salvage_orphans(data_root: Path, live_recorders: set[str]) -> list[Path]:
                 )
         shutil.rmtree(session, ignore_errors=True)
     return published
+
+
+def orphan_sessions(data_root: Path, live_recorders: set[str]) -> list[tuple[Path, dict]]:
+    """Staging sessions of recorders that are gone, whose ffmpeg still records: (directory, session.json)."""
+    found = []
+    for session in sorted((data_root / "recorder" / "incoming").glob("*/*")):
+        info = _read_json(session / "session.json")
+        owner_pid = info.get("recorder_pid")
+        # A recorder restarted under the same id (`pige record --recorder-id`) is a new process.
+        owner_gone = owner_pid is not None and not _process_alive(int(owner_pid))
+        owned = {info.get("recorder_id"), session.name.rsplit("-", 1)[0]} & live_recorders
+        if not info or (owned and not owner_gone):
+            continue
+        if info.get("ffmpeg_pid") and _records_in(int(info["ffmpeg_pid"]), session):
+            found.append((session, info))
+    return found
+
+
+def stop_orphans(data_root: Path, live_recorders: set[str], timeout_s: float = 10.0) -> list[Path]:
+    """Stop (SIGINT) the ffmpegs of dead recorders that nobody adopted; wait for them to close their files.
+
+    They are left by a recorder killed outright for a station that was removed, disabled or given a new
+    URL meanwhile, or by a second crash before the first orphan was adopted.
+    """
+    orphans = orphan_sessions(data_root, live_recorders)
+    for session, info in orphans:
+        log.warning("%s: stopping an ffmpeg left by a dead recorder that no station adopted", session)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(info["ffmpeg_pid"]), signal.SIGINT)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and any(_records_in(int(i["ffmpeg_pid"]), d) for d, i in orphans):
+        time.sleep(0.1)
+    return [session for session, _info in orphans]
 
 
 def last_recorded_end(data_root: Path, station: str, before: datetime) -> datetime | None:
@@ -450,9 +483,13 @@ class StationRecorder(threading.Thread):
 
     def run(self) -> None:
         delay = self.config.backoff_initial_s
+        first = True
         while not self.stop_event.is_set():
             try:
-                had_audio_s = self._session()
+                had_audio_s = self._adopt_orphan() if first else None
+                first = False
+                if had_audio_s is None:
+                    had_audio_s = self._session()
             except UnsupportedStreamError as exc:
                 self._fail(str(exc))
                 had_audio_s = 0.0
@@ -509,29 +546,35 @@ class StationRecorder(threading.Thread):
         )
         session_dir.mkdir(parents=True, exist_ok=True)
         seg_list = session_dir / "segments.csv"
-        live = self.recorder.dispatcher is not None
+        receiver = PcmReceiver() if self.recorder.dispatcher is not None else None
         cmd = record_command(
             station,
             fmt,
             session_dir,
             seg_list,
             self.config.segment_seconds,
-            live_sample_rate=self.config.live_sample_rate if live else None,
+            live_sample_rate=self.config.live_sample_rate if receiver else None,
+            live_url=receiver.url if receiver else None,
             rw_timeout_s=self.config.rw_timeout_s,
         )
         spawned = datetime.now(UTC)
         log_path = session_dir / "ffmpeg.log"
         with open(log_path, "wb") as log_file:
-            proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE if live else subprocess.DEVNULL,
-                # A file, not a pipe: if the recorder dies, ffmpeg must still be able to write its last
-                # messages while it closes the segment (a closed pipe would kill it with SIGPIPE first).
-                stderr=log_file,
-                env={**os.environ, "TZ": "UTC"},
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - only a prctl call, no locks
-            )
+            # No PR_SET_PDEATHSIG: an ffmpeg outlives a recorder killed outright and keeps recording
+            # until the next recorder adopts it, so a recorder crash or restart loses no audio.
+            try:
+                proc = subprocess.Popen(
+                    cmd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    # A file, not a pipe: ffmpeg must go on writing its log after the recorder is gone.
+                    stderr=log_file,
+                    env={**os.environ, "TZ": "UTC"},
+                )
+            except OSError:
+                if receiver is not None:
+                    receiver.discard()
+                raise
         self._proc = proc
         self.launched.set()
         self.stats.sessions += 1
@@ -539,42 +582,109 @@ class StationRecorder(threading.Thread):
             session_dir / "session.json",
             {
                 "recorder_id": self.recorder.recorder_id,
+                "recorder_pid": os.getpid(),
                 "station": station.id,
                 "ffmpeg_pid": proc.pid,
                 "spawned_at": spawned.isoformat(),
                 "ext": fmt.ext,
+                "live_port": receiver.port if receiver else None,
             },
         )
         if self.stop_event.is_set():  # stop() ran before the process existed
             proc.send_signal(signal.SIGINT)
+        if assumed is not None:  # not joined: the session's end must not wait for a slow answer
+            threading.Thread(
+                target=self._check_codec, args=(assumed, proc), name=f"codec-{station.id}", daemon=True
+            ).start()
+        return self._follow(proc, session_dir, spawned, receiver, assumed=assumed)
+
+    def _adopt_orphan(self) -> float | None:
+        """Follow an ffmpeg that a dead recorder left recording this station; None if there is none.
+
+        The ffmpeg never stopped, so nothing was lost: its segments are published from where the dead
+        recorder left off, and its stream's end is handled like any session's.
+        """
+        live_ids = self.recorder.live_recorder_ids()
+        station = self.station
+        for session_dir, info in reversed(orphan_sessions(self.data_root, live_ids)):
+            if session_dir.parent.name != station.id:
+                continue
+            pid = int(info["ffmpeg_pid"])
+            if station.stream_url.encode() not in _cmdline(pid):
+                continue  # the station's URL changed while no recorder ran: stop_orphans ends it
+            # Claim it first, so that salvage and stop_orphans leave it to this recorder.
+            claimed = {
+                **info,
+                "recorder_id": self.recorder.recorder_id,
+                "recorder_pid": os.getpid(),
+                "adopted_from": info["recorder_id"],
+            }
+            write_json_atomic(session_dir / "session.json", claimed)
+            receiver = None
+            if self.recorder.dispatcher is not None and info.get("live_port"):
+                try:
+                    receiver = PcmReceiver(int(info["live_port"]))
+                except OSError as exc:
+                    log.warning("station %r: no live audio from the adopted ffmpeg (%s)", station.id, exc)
+            self._proc = handle = _AdoptedProcess(pid, session_dir)
+            self._session_index += 1
+            self.stats.sessions += 1
+            self.launched.set()
+            if info.get("published_first"):
+                self._first_session = False  # its start was published and its gaps closed by the dead one
+            spawned = datetime.fromisoformat(info["spawned_at"]) if info.get("spawned_at") else _now()
+            self.recorder.on_event(
+                f"station {station.id!r}: adopted ffmpeg {pid}, left recording by {info['recorder_id']}"
+            )
+            if self.stop_event.is_set():
+                handle.send_signal(signal.SIGINT)
+            listed = read_segment_list(session_dir / "segments.csv")
+            earlier_s = sum(end - start for _name, start, end in listed)
+            followed_s = self._follow(handle, session_dir, spawned, receiver, assumed=None, adopted=True)
+            return earlier_s + followed_s
+        return None
+
+    def _follow(
+        self,
+        proc: subprocess.Popen[bytes] | _AdoptedProcess,
+        session_dir: Path,
+        spawned: datetime,
+        receiver: PcmReceiver | None,
+        *,
+        assumed: StreamCodec | None,
+        adopted: bool = False,
+    ) -> float:
+        """Publish one ffmpeg's segments as they complete, until it exits; returns the seconds published."""
+        station = self.station
+        seg_list = session_dir / "segments.csv"
+        log_path = session_dir / "ffmpeg.log"
         flowing = threading.Event()
+        log_offset = 0
+        if adopted:
+            # What the dead recorder read is not read again (its titles are in the log already).
+            with contextlib.suppress(OSError):
+                log_offset = log_path.stat().st_size
+            if read_segment_list(seg_list) or any(staged_time(p) for p in session_dir.iterdir()):
+                flowing.set()
         stderr_tail: list[str] = []
         threads = [
             threading.Thread(
-                target=self._read_stderr, args=(proc, log_path, flowing, stderr_tail), daemon=True
+                target=self._read_stderr,
+                args=(proc, log_path, flowing, stderr_tail, log_offset),
+                daemon=True,
             )
         ]
-        if live:
-            assert proc.stdout is not None and self.recorder.dispatcher is not None
+        if receiver is not None:
+            assert self.recorder.dispatcher is not None
             threads.append(
                 threading.Thread(
                     target=read_blocks,
-                    args=(
-                        proc.stdout,
-                        station.id,
-                        self.config.live_sample_rate,
-                        self.recorder.dispatcher,
-                        _now,
-                    ),
+                    args=(receiver, station.id, self.config.live_sample_rate, self.recorder.dispatcher, _now),
                     daemon=True,
                 )
             )
         for thread in threads:
             thread.start()
-        if assumed is not None:  # not joined: the session's end must not wait for a slow answer
-            threading.Thread(
-                target=self._check_codec, args=(assumed, proc), name=f"codec-{station.id}", daemon=True
-            ).start()
 
         seg_s = self.config.segment_seconds
         published = 0
@@ -599,6 +709,9 @@ class StationRecorder(threading.Thread):
             while published < len(entries):
                 name, pts_start, pts_end = entries[published]
                 path = session_dir / name
+                if not path.exists():  # published by the recorder this ffmpeg was adopted from
+                    published += 1
+                    continue
                 duration = max(0.0, pts_end - pts_start)
                 if published == 0:
                     boundary = self._boundary_after(session_dir, name)
@@ -626,6 +739,8 @@ class StationRecorder(threading.Thread):
                 break
             time.sleep(self.config.poll_s)
 
+        if receiver is not None:
+            receiver.close()
         for thread in threads:
             thread.join(timeout=5)
         # A segment not in the list (ffmpeg was killed) is salvaged like an orphan.
@@ -653,7 +768,7 @@ class StationRecorder(threading.Thread):
             self.recorder.dispatcher.stream_down(station.id, ended)
         if self.stop_event.is_set():
             return recorded_s
-        if recorded_s > 0:
+        if recorded_s > 0 or adopted:
             cause = "ffmpeg_exited" if self._killed else "stream_lost"
             self.status = "down"
             self._open_gap(ended, cause, reason or f"ffmpeg exited with status {proc.returncode}")
@@ -692,10 +807,16 @@ class StationRecorder(threading.Thread):
                 proc.send_signal(signal.SIGINT)
 
     def _read_stderr(
-        self, proc: subprocess.Popen[bytes], log_path: Path, flowing: threading.Event, tail: list[str]
+        self,
+        proc: subprocess.Popen[bytes] | _AdoptedProcess,
+        log_path: Path,
+        flowing: threading.Event,
+        tail: list[str],
+        offset: int = 0,
     ) -> None:
         """Follow ffmpeg's log file as it grows, until the process has exited and the file is read."""
         with open(log_path, "rb") as log_file:
+            log_file.seek(offset)
             pending = b""
             while True:
                 data = log_file.readline()
@@ -849,7 +970,8 @@ class Recorder:
         for rec in list(self.stations.values()):
             rec.launched.wait(max(0.0, deadline - time.monotonic()))
         try:
-            salvaged = salvage_orphans(self.data_root, self._live_recorder_ids())
+            stop_orphans(self.data_root, self.live_recorder_ids(), self.config.stop_timeout_s)
+            salvaged = salvage_orphans(self.data_root, self.live_recorder_ids())
             if salvaged:
                 self.on_event(f"salvaged {len(salvaged)} segment(s) left by a stopped recorder")
         except Exception as exc:  # a leftover must not stop recording; it stays in staging for next time
@@ -951,7 +1073,7 @@ class Recorder:
 
     # gaps across recorder processes ---------------------------------------------------------------------
 
-    def _live_recorder_ids(self) -> set[str]:
+    def live_recorder_ids(self) -> set[str]:
         ids = {s.recorder_id for s in read_states(self.data_root) if s.alive()}
         ids.add(self.recorder_id)
         return ids
@@ -1002,17 +1124,44 @@ class Recorder:
 
 # -- small helpers ---------------------------------------------------------------------------------------
 
-_PR_SET_PDEATHSIG = 1
-try:
-    _prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
-except (OSError, AttributeError):  # not Linux: orphaned ffmpegs end at their next write error instead
-    _prctl = None
+_RECEIVED_SIGNAL = re.compile(rb"received signal (\d+)")
 
 
-def _die_with_parent() -> None:
-    """In the child: get SIGTERM when the recorder dies, so ffmpeg closes its segment cleanly."""
-    if _prctl is not None:
-        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+class _AdoptedProcess:
+    """An ffmpeg started by a recorder that died, followed by its pid where a Popen is not to be had."""
+
+    def __init__(self, pid: int, session_dir: Path) -> None:
+        self.pid = pid
+        self.session_dir = session_dir
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None and not _records_in(self.pid, self.session_dir):
+            # Not our child: its exit status is lost. ffmpeg logs the signal that stopped it, which
+            # tells a kill (restart at once) from a stream that ended.
+            self.returncode = 1
+            with contextlib.suppress(OSError):
+                tail = (self.session_dir / "ffmpeg.log").read_bytes()[-4096:]
+                if found := _RECEIVED_SIGNAL.findall(tail):
+                    self.returncode = -int(found[-1])
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _records_in(pid: int, session_dir: Path) -> bool:
+    """`pid` is alive and is the ffmpeg writing into `session_dir` (not a process that reused its pid)."""
+    return _process_alive(pid) and str(session_dir).encode() in _cmdline(pid)
 
 
 def _process_alive(pid: int) -> bool:

@@ -1,15 +1,21 @@
 """Live audio for consumers that watch the stream as it is recorded (the dead-air monitor).
 
-The recorder gives each station's ffmpeg a second output, 8 kHz mono s16le to a pipe, only when a
-sink is given: decoding costs CPU that a plain stream-copy recording does not spend. A reader thread
-cuts the pipe into ~1 s blocks and hands them to one dispatcher thread through a bounded queue, so a
-slow sink drops blocks (counted) instead of stalling ffmpeg and the recording.
+The recorder gives each station's ffmpeg a second output, 8 kHz mono s16le to a loopback UDP port,
+only when a sink is given: decoding costs CPU that a plain stream-copy recording does not spend. A
+reader thread cuts the datagrams into ~1 s blocks and hands them to one dispatcher thread through a
+bounded queue, so a slow sink drops blocks (counted) instead of stalling ffmpeg and the recording.
+
+UDP, not ffmpeg's stdout: a pipe breaks when the recorder dies and takes ffmpeg, and the recording,
+with it. Datagrams to a port nobody holds are dropped, so an ffmpeg that outlives its recorder keeps
+recording until the next recorder adopts it and binds the same port (docs/recorder.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
+import socket
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -74,8 +80,63 @@ class LiveDispatcher:
                 log.exception("live audio sink failed for station %r", item[1])
 
 
+class PcmReceiver:
+    """The loopback UDP port one ffmpeg sends a station's live PCM to, read like a file."""
+
+    PACKET_BYTES = 1024  # 64 ms at 8 kHz: small enough for loopback, never split across a sample
+
+    def __init__(self, port: int = 0) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            # A second of PCM is 16 KB: a reader held up by a busy machine must not lose datagrams.
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            self._sock.bind(("127.0.0.1", port))
+        except OSError:
+            self._sock.close()
+            raise
+        self._sock.settimeout(0.2)
+        self.port: int = self._sock.getsockname()[1]
+        self._closing = threading.Event()
+        self._buffer = bytearray()
+
+    @property
+    def url(self) -> str:
+        """Where ffmpeg sends (an output URL)."""
+        return f"udp://127.0.0.1:{self.port}?pkt_size={self.PACKET_BYTES}"
+
+    def read(self, size: int) -> bytes:
+        """`size` bytes; once `close()` was called, what is left (b"" at the end), as a pipe at EOF."""
+        while len(self._buffer) < size and not self._closing.is_set():
+            with contextlib.suppress(TimeoutError):
+                self._buffer += self._sock.recv(65536)
+        if self._closing.is_set():
+            self._drain()
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
+
+    def close(self) -> None:
+        """ffmpeg has exited: hand out what arrived, then end the reader (the socket closes with it)."""
+        self._closing.set()
+
+    def discard(self) -> None:
+        """Close the port without reading it (no ffmpeg was started)."""
+        self._closing.set()
+        self._sock.close()
+
+    def _drain(self) -> None:
+        self._sock.setblocking(False)
+        while True:
+            try:
+                self._buffer += self._sock.recv(65536)
+            except (BlockingIOError, OSError):
+                break
+        if not self._buffer:
+            self._sock.close()
+
+
 def read_blocks(
-    pipe: IO[bytes],
+    pipe: IO[bytes] | PcmReceiver,
     station: str,
     sample_rate: int,
     dispatcher: LiveDispatcher,

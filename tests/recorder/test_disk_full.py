@@ -22,7 +22,9 @@ def test_station_thread_survives_enospc_and_writes_the_gap_later(
     station = Station(id="alpha", name="Alpha", stream_url="http://127.0.0.1:9/alpha.mp3")
     config = RecorderConfig(segment_seconds=10, backoff_initial_s=0.01, backoff_max_s=0.05)
     # The station thread only needs these of its Recorder here (no process-level restart to log).
-    owner = SimpleNamespace(config=config, data_root=tmp_path, log_recorder_down=lambda *args: None)
+    owner = SimpleNamespace(
+        config=config, data_root=tmp_path, log_recorder_down=lambda *args: None, live_recorder_ids=set
+    )
     rec = StationRecorder(owner, station)
 
     real_append = core.append_gap

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import http.server
+import json
+import os
+import socket
 import subprocess
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,7 +16,13 @@ import pytest
 
 from pige_pipeline.audio.probe import probe_audio
 from pige_pipeline.recorder.command import PROTOCOL_WHITELIST, OutputFormat, record_command, scrub
-from pige_pipeline.recorder.core import load_recordable_stations, snap_to_boundary, split_at_boundaries
+from pige_pipeline.recorder.core import (
+    load_recordable_stations,
+    orphan_sessions,
+    snap_to_boundary,
+    split_at_boundaries,
+)
+from pige_pipeline.recorder.live import PcmReceiver
 from pige_pipeline.recorder.nowplaying import NowPlaying, append_nowplaying, parse_title_line, read_nowplaying
 from pige_pipeline.stations import Station
 
@@ -100,3 +110,44 @@ def test_hls_playlist_cannot_smuggle_a_local_file(tmp_path: Path) -> None:
         server.shutdown()
     assert proc.returncode != 0
     assert "root:" not in proc.stderr
+
+
+def test_live_pcm_receiver_reads_datagrams_like_a_pipe() -> None:
+    receiver = PcmReceiver()
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        for value in (1, 2, 3):
+            sender.sendto(bytes([value]) * 1000, ("127.0.0.1", receiver.port))
+        assert receiver.read(2000) == b"\x01" * 1000 + b"\x02" * 1000
+        receiver.close()  # ffmpeg exited: what arrived is still handed out, then the end
+        assert receiver.read(2000) == b"\x03" * 1000
+        assert receiver.read(2000) == b""
+    finally:
+        sender.close()
+
+
+def test_orphan_sessions_are_found_by_their_running_ffmpeg_not_by_a_reused_pid(tmp_path: Path) -> None:
+    session = tmp_path / "recorder" / "incoming" / "alpha" / "host-1-abcdef-00001"
+    session.mkdir(parents=True)
+    # A process whose command line names the session stands for its ffmpeg; `true` exits at once.
+    ffmpeg = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(30)", str(session / "%Y%m%dT%H%M%SZ.mp3")]
+    )
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    dead_pid = finished.pid
+    try:
+        info = {"recorder_id": "host-1-abcdef", "ffmpeg_pid": ffmpeg.pid, "recorder_pid": dead_pid}
+        (session / "session.json").write_text(json.dumps(info))
+        # Its recorder is gone (even if a new one took the same id): the ffmpeg is an orphan.
+        assert [d for d, _i in orphan_sessions(tmp_path, {"host-1-abcdef"})] == [session]
+        assert [d for d, _i in orphan_sessions(tmp_path, set())] == [session]
+        # The recorder that owns it is this live process: not an orphan.
+        (session / "session.json").write_text(json.dumps({**info, "recorder_pid": os.getpid()}))
+        assert orphan_sessions(tmp_path, {"host-1-abcdef"}) == []
+        # A pid that now belongs to another program is not taken for the session's ffmpeg.
+        (session / "session.json").write_text(json.dumps({**info, "ffmpeg_pid": os.getpid()}))
+        assert orphan_sessions(tmp_path, set()) == []
+    finally:
+        ffmpeg.kill()
+        ffmpeg.wait()

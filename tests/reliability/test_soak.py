@@ -16,10 +16,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SEGMENT_S = 10
-# What a restart costs on top of the injected outage: the segment being written when a process is
-# SIGKILLed (up to one segment) plus starting `pige record` and reconnecting. The target is
-# +2 s; docs/reliability.md explains why the kills do not meet it yet.
-RESTART_COST_S = SEGMENT_S + 30
+# What a killed ffmpeg costs on top of the injected outage (none) at worst: the recorder notices and
+# reconnects. The full soak measures it (docs/benchmarks.md, Reliability); CI gets a loaded machine.
+RESTART_COST_S = 8.0
 
 
 @pytest.fixture(scope="module")
@@ -54,9 +53,10 @@ def test_losses_are_bounded_by_the_outage_and_every_gap_is_logged(report: dict) 
     for name in ("source_killed", "icecast_restarted"):
         fault = _fault(report, name)
         assert fault["max_lost_s"] <= fault["outage_s"] + 3.0, fault  # target +2 s, 1 s for a loaded CI
-    for name in ("ffmpeg_killed", "recorder_killed"):
-        fault = _fault(report, name)
-        assert fault["max_lost_s"] <= fault["outage_s"] + RESTART_COST_S, fault
+    fault = _fault(report, "ffmpeg_killed")
+    assert fault["max_lost_s"] <= fault["outage_s"] + RESTART_COST_S, fault
+    # A killed recorder's ffmpegs record on and are adopted by the next one: nothing is lost at all.
+    assert _fault(report, "recorder_killed")["max_lost_s"] <= 1.0, _fault(report, "recorder_killed")
     for fault in report["faults"]:
         assert fault["all_gaps_logged"], fault
     for name in ("processing_killed", "smtp_down", "disk_at_reserve"):

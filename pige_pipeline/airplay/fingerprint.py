@@ -8,6 +8,9 @@ Speed variants: declaring a sample rate of `11025 * s` to libchromaprint makes i
 samples as if they were played `s` times faster. The catalogue is fingerprinted at a grid of speeds
 this way, so that a broadcast played a few percent fast matches one variant without any extra work on
 the broadcast side (each extra broadcast-side pass would cost ~0.7 s per hour).
+
+Each row also carries the per-second level profile of the same samples (`music_likeness`), which
+`unknown_music` uses to tell music from speech: these samples are the only decode of the hour.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import math
 import chromaprint
 import numpy as np
 import pyarrow as pa
+
+from pige_pipeline.airplay.music_likeness import level_profile
 
 CHROMAPRINT_RATE = 11025
 ITEM_SAMPLES = 1365  # libchromaprint's hop at 11025 Hz (frame 4096, overlap 2/3)
@@ -46,6 +51,10 @@ FINGERPRINTS_SCHEMA = pa.schema(
         ("sample_rate", pa.int32()),
         ("item_s", pa.float64()),
         ("fingerprint", pa.list_(pa.uint32())),
+        # one value per whole second of the piece (music_likeness.level_profile)
+        ("level_db", pa.list_(pa.float32())),
+        ("level_sd_db", pa.list_(pa.float32())),
+        ("level_dips", pa.list_(pa.float32())),
     ]
 )
 
@@ -99,6 +108,7 @@ def fingerprint_rows(pieces: list[tuple[float, np.ndarray]], sample_rate: int) -
                 "sample_rate": sample_rate,
                 "item_s": ITEM_S,
                 "fingerprint": values,
+                **level_profile(samples, sample_rate),
             }
         )
     return rows

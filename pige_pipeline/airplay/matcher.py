@@ -340,9 +340,8 @@ def match_piece(
 
 def resolve(plays: list[Play], params: MatchParams = DEFAULT_PARAMS) -> list[Play]:
     """Merge duplicates of one play and drop weaker tracks that overlap a stronger one too much."""
-    ranked = sorted(plays, key=lambda p: -(p.n_items * (0.5 - p.ber)))
     kept: list[Play] = []
-    for play in ranked:
+    for play in sorted(plays, key=play_strength, reverse=True):
         absorbed = False
         for other in kept:
             overlap = min(play.end_s, other.end_s) - max(play.start_s, other.start_s)
@@ -360,7 +359,7 @@ def resolve(plays: list[Play], params: MatchParams = DEFAULT_PARAMS) -> list[Pla
                 if overlap > 0.5 * shorter:
                     absorbed = True
                     break
-            elif overlap > params.max_crossfade_s and overlap > 0.5 * shorter:
+            elif _shadows(other, play, params):
                 absorbed = True
                 break
         if not absorbed:
@@ -375,19 +374,22 @@ def _drop_shadowed(plays: list[Play], params: MatchParams) -> list[Play]:
     later fragment of its own track is absorbed; this final pass compares the finished plays, so a
     weak chance match inside a strong play never survives.
     """
-    ranked = sorted(plays, key=lambda p: -(p.n_items * (0.5 - p.ber)))
     kept: list[Play] = []
-    for play in ranked:
-        shadowed = any(
-            other.track != play.track
-            and (overlap := min(play.end_s, other.end_s) - max(play.start_s, other.start_s))
-            > params.max_crossfade_s
-            and overlap > 0.5 * min(play.duration_s, other.duration_s)
-            for other in kept
-        )
-        if not shadowed:
+    for play in sorted(plays, key=play_strength, reverse=True):
+        if not any(other.track != play.track and _shadows(other, play, params) for other in kept):
             kept.append(play)
     return kept
+
+
+def play_strength(play: Play) -> float:
+    """Which of two plays wins a conflict: more items, further below chance."""
+    return play.n_items * (0.5 - play.ber)
+
+
+def _shadows(stronger: Play, weaker: Play, params: MatchParams) -> bool:
+    """Whether `stronger` (another track) covers `weaker` by more than a crossfade and half its length."""
+    overlap = min(weaker.end_s, stronger.end_s) - max(weaker.start_s, stronger.start_s)
+    return overlap > params.max_crossfade_s and overlap > 0.5 * min(weaker.duration_s, stronger.duration_s)
 
 
 def _absorb(keep: Play, extra: Play) -> None:

@@ -1,9 +1,9 @@
 """Music that matches no catalogue track: find it, and group repeated airings of the same recording.
 
-Music-likeness from the sub-fingerprints alone (no second decode): music repeats itself (bars,
-choruses), so the best match of each few seconds against the previous/next 2-30 s is close; speech
-and noise do not repeat that way; silence and hum give constant sub-fingerprints. Both tests are
-crude (docs/airplay.md gives the measured separation) and the threshold comes from the evaluation.
+Music or speech is decided per second by `music_likeness` from the level profile that the
+`fingerprints` rows carry (computed from the same decode). Silence and hum give constant
+sub-fingerprints and are left out. Fingerprints written before the profile existed fall back to the
+older, weaker test: fingerprint self-similarity (music repeats itself within 2-30 s, speech less so).
 
 Every unknown segment is kept under `{data_root}/state/airplay/unknown/` (its sub-fingerprints and
 its cluster). A new segment that the matcher finds in a kept one, on any station, joins its cluster.
@@ -26,7 +26,8 @@ import pyarrow as pa
 from pige_pipeline.airplay.bits import popcount32
 from pige_pipeline.airplay.fingerprint import ITEM_S, ITEM_SPAN_S
 from pige_pipeline.airplay.index import build_index
-from pige_pipeline.airplay.matcher import MatchParams, Play, match_piece
+from pige_pipeline.airplay.matcher import MatchParams, Play, match_piece, play_strength
+from pige_pipeline.airplay.music_likeness import music_score, music_seconds
 
 UNKNOWN_MUSIC_SCHEMA = pa.schema(
     [
@@ -39,6 +40,7 @@ UNKNOWN_MUSIC_SCHEMA = pa.schema(
         ("end_s", pa.float64()),
         ("duration_s", pa.float64()),
         ("cluster_id", pa.string()),
+        ("music_score", pa.float64()),
         ("self_similarity", pa.float64()),
         ("acoustid_recording_id", pa.string()),
         ("acoustid_title", pa.string()),
@@ -46,8 +48,8 @@ UNKNOWN_MUSIC_SCHEMA = pa.schema(
 )
 
 MIN_UNKNOWN_S = 30.0
-# Median best self-match BER (32 bits) below which a stretch counts as music; music 0.08-0.23,
-# concatenated speech 0.21-0.23 (measured on the Debian music and the asterisk prompts).
+# Fallback only (fingerprints without a level profile): median best self-match BER (32 bits) below
+# which a stretch counts as music. It misses much music (docs/airplay.md), hence the level profile.
 SELF_SIMILARITY_MAX = 0.20
 # Share of items identical to the previous one above which a stretch is silence or a drone.
 MAX_STILL_SHARE = 0.5
@@ -56,11 +58,21 @@ CLUSTER_PARAMS = MatchParams(min_play_s=10.0)
 
 
 @dataclass
+class Piece:
+    """One contiguous piece of a station-hour: its sub-fingerprints and, if written, its level profile."""
+
+    offset_s: float
+    prints: np.ndarray
+    profile: dict[str, np.ndarray] | None = None
+
+
+@dataclass
 class UnknownSegment:
     start_s: float
     end_s: float
     prints: np.ndarray
     self_similarity: float
+    music_score: float = float("nan")
 
     @property
     def duration_s(self) -> float:
@@ -82,24 +94,26 @@ def self_similarity(prints: np.ndarray, block: int = 16) -> float:
     return float(np.median(best)) if n else 1.0
 
 
-def unknown_segments(
-    prints: np.ndarray, offset_s: float, plays: list[Play], min_s: float = MIN_UNKNOWN_S
-) -> list[UnknownSegment]:
+def unknown_segments(piece: Piece, plays: list[Play], min_s: float = MIN_UNKNOWN_S) -> list[UnknownSegment]:
     """Music-like stretches of one piece that no play explains (times in seconds into the hour)."""
+    prints, offset_s = piece.prints, piece.offset_s
     n = len(prints)
-    free = np.ones(n, dtype=bool)
+    candidate = np.ones(n, dtype=bool)
     for play in plays:
         a = int(max(0, (play.start_s - offset_s - PLAY_MARGIN_S) / ITEM_S))
         b = int(min(n, np.ceil((play.end_s - offset_s + PLAY_MARGIN_S) / ITEM_S)))
-        free[a:b] = False
+        candidate[a:b] = False
+    music = None
+    if piece.profile is not None and len(piece.profile["level_sd_db"]):
+        per_second = music_seconds(
+            piece.profile["level_db"], piece.profile["level_sd_db"], piece.profile["level_dips"]
+        )
+        # an item is judged by the second at the middle of the audio it summarises
+        second = np.minimum(((np.arange(n) * ITEM_S) + ITEM_SPAN_S / 2).astype(int), len(per_second) - 1)
+        music = per_second[second]
+        candidate &= music
     out = []
-    idx = np.flatnonzero(free)
-    if len(idx) == 0:
-        return out
-    breaks = np.flatnonzero(np.diff(idx) > 1)
-    for a, b in zip(
-        np.concatenate([[idx[0]], idx[breaks + 1]]), np.concatenate([idx[breaks], [idx[-1]]]) + 1, strict=True
-    ):
+    for a, b in _runs(candidate):
         if (b - a) * ITEM_S < min_s:
             continue
         part = prints[a:b]
@@ -107,12 +121,26 @@ def unknown_segments(
         if still > MAX_STILL_SHARE:
             continue
         sim = self_similarity(part)
-        if sim >= SELF_SIMILARITY_MAX:
+        if music is None and sim >= SELF_SIMILARITY_MAX:
             continue
-        out.append(
-            UnknownSegment(offset_s + a * ITEM_S, offset_s + (b - 1) * ITEM_S + ITEM_SPAN_S, part, sim)
-        )
+        start_s, end_s = a * ITEM_S, (b - 1) * ITEM_S + ITEM_SPAN_S
+        score = float("nan")
+        if music is not None:
+            sec = slice(int(start_s), max(int(start_s) + 1, int(end_s)))
+            score = music_score(piece.profile["level_sd_db"][sec], piece.profile["level_dips"][sec])
+        out.append(UnknownSegment(offset_s + start_s, offset_s + end_s, part, sim, score))
     return out
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[a, b) index ranges where `mask` is true."""
+    idx = np.flatnonzero(mask)
+    if len(idx) == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(idx) > 1)
+    starts = np.concatenate([[idx[0]], idx[breaks + 1]])
+    ends = np.concatenate([idx[breaks], [idx[-1]]]) + 1
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))
 
 
 class UnknownStore:
@@ -188,22 +216,22 @@ class UnknownStore:
         plays = match_piece(index, prints, 0.0, CLUSTER_PARAMS)
         if not plays:
             return None
-        best = max(plays, key=lambda p: p.n_items * (0.5 - p.ber))
+        best = max(plays, key=play_strength)
         return best.track_id
 
 
 def unknown_rows(
     station: str,
     hour: datetime,
-    pieces: list[tuple[float, np.ndarray]],
+    pieces: list[Piece],
     plays: list[Play],
     store: UnknownStore | None,
     lookup=None,
 ) -> list[dict]:
     """`unknown_music` rows of one station-hour; clusters are assigned through `store` if given."""
     rows = []
-    for offset_s, prints in pieces:
-        for seg in unknown_segments(prints, offset_s, plays):
+    for piece in pieces:
+        for seg in unknown_segments(piece, plays):
             start = hour + timedelta(seconds=seg.start_s)
             end_s = min(3600.0, seg.end_s)
             segment_id, cluster_id = (
@@ -221,6 +249,7 @@ def unknown_rows(
                     "end_s": round(end_s, 3),
                     "duration_s": round(end_s - seg.start_s, 3),
                     "cluster_id": cluster_id,
+                    "music_score": None if np.isnan(seg.music_score) else round(seg.music_score, 3),
                     "self_similarity": round(seg.self_similarity, 4),
                     "acoustid_recording_id": found[0] if found else None,
                     "acoustid_title": found[1] if found else None,

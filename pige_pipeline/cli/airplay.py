@@ -1,4 +1,4 @@
-"""`pige airplay detect` and `pige catalogue check/index`: the airplay domain without Dagster."""
+"""`pige airplay detect/unknown` and `pige catalogue check/index`: the airplay domain without Dagster."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import typer
 from pige_pipeline.airplay.catalogue import CatalogueFileError, load_catalogue
 from pige_pipeline.airplay.fingerprint import fingerprint_rows
 from pige_pipeline.airplay.index import update_index
-from pige_pipeline.airplay.matcher import DEFAULT_PARAMS, match_fingerprint_rows
+from pige_pipeline.airplay.matcher import DEFAULT_PARAMS, Play, match_fingerprint_rows
+from pige_pipeline.airplay.unknown import Piece, unknown_segments
 from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE, AudioDecodeError, decode_mono
 from pige_pipeline.cli.common import DataRootOption, fail, resolve_settings
 
@@ -28,24 +29,16 @@ CatalogueOption = Annotated[
 ]
 
 
-@airplay_app.command("detect")
-def detect(
-    audio: Annotated[list[Path], typer.Argument(help="Audio files; each file's stem is its station.")],
-    catalogue: CatalogueOption = None,
-    out: Annotated[
-        Path | None, typer.Option("--csv", help="Write plays here (default: standard output).")
-    ] = None,
-    min_play_s: Annotated[float, typer.Option("--min-play", help="Shortest play reported, seconds.")] = 10.0,
-    data_root: DataRootOption = None,
-) -> None:
-    """Rows station,track_id,start_s,end_s,score for every catalogue play in each AUDIO file."""
+def _detect_each(
+    audio: list[Path], catalogue: Path | None, min_play_s: float, data_root: Path | None
+) -> tuple[list[tuple[Path, list[dict], list[Play]]], int]:
+    """(file, fingerprint rows, plays) for each readable AUDIO file, and how many could not be read."""
     settings = resolve_settings(data_root)
     csv_path = catalogue or settings.catalogue_file
     try:
         loaded = load_catalogue(csv_path)
     except CatalogueFileError as exc:
         fail(str(exc))
-        return
     # Per-file prints are cached by content hash under the data root; the merged index stays in memory
     # so that a one-off CSV never replaces the pipeline's own index.
     update = update_index(loaded, settings.state_dir / "catalogue", persist=False)
@@ -55,7 +48,7 @@ def detect(
         fail(f"{csv_path}: no usable track to match against")
     params = replace(DEFAULT_PARAMS, min_play_s=min_play_s)
     failed = 0
-    found: list[list[str]] = []
+    done = []
     for path in audio:
         try:
             samples = decode_mono(path, ANALYSIS_SAMPLE_RATE)
@@ -64,17 +57,61 @@ def detect(
             failed += 1
             continue
         rows = fingerprint_rows([(0.0, samples)], ANALYSIS_SAMPLE_RATE)
-        for play in match_fingerprint_rows(update.index, rows, params):
-            found.append(
-                [path.stem, play.track_id, f"{play.start_s:.2f}", f"{play.end_s:.2f}", f"{play.score:.3f}"]
-            )
-    header = ["station", "track_id", "start_s", "end_s", "score"]
+        done.append((path, rows, match_fingerprint_rows(update.index, rows, params)))
+    return done, failed
+
+
+def _write_csv(header: list[str], found: list[list[str]], out: Path | None, what: str) -> None:
     if out:
         with open(out, "w", newline="", encoding="utf-8") as handle:
             csv.writer(handle).writerows([header, *found])
-        typer.echo(f"{len(found)} plays written to {out}")
+        typer.echo(f"{len(found)} {what} written to {out}")
     else:
         csv.writer(sys.stdout).writerows([header, *found])
+
+
+AudioArgument = Annotated[list[Path], typer.Argument(help="Audio files; each file's stem is its station.")]
+CsvOption = Annotated[Path | None, typer.Option("--csv", help="Write rows here (default: standard output).")]
+MinPlayOption = Annotated[float, typer.Option("--min-play", help="Shortest play reported, seconds.")]
+
+
+@airplay_app.command("detect")
+def detect(
+    audio: AudioArgument,
+    catalogue: CatalogueOption = None,
+    out: CsvOption = None,
+    min_play_s: MinPlayOption = 10.0,
+    data_root: DataRootOption = None,
+) -> None:
+    """Rows station,track_id,start_s,end_s,score for every catalogue play in each AUDIO file."""
+    done, failed = _detect_each(audio, catalogue, min_play_s, data_root)
+    found = [
+        [path.stem, play.track_id, f"{play.start_s:.2f}", f"{play.end_s:.2f}", f"{play.score:.3f}"]
+        for path, _rows, plays in done
+        for play in plays
+    ]
+    _write_csv(["station", "track_id", "start_s", "end_s", "score"], found, out, "plays")
+    if failed:
+        raise typer.Exit(1)
+
+
+@airplay_app.command("unknown")
+def unknown(
+    audio: AudioArgument,
+    catalogue: CatalogueOption = None,
+    out: CsvOption = None,
+    min_play_s: MinPlayOption = 10.0,
+    data_root: DataRootOption = None,
+) -> None:
+    """Rows station,start_s,end_s,music_score for music in each AUDIO file that no catalogue play explains."""
+    done, failed = _detect_each(audio, catalogue, min_play_s, data_root)
+    found = []
+    for path, rows, plays in done:
+        row = rows[0]
+        profile = {k: row[k] for k in ("level_db", "level_sd_db", "level_dips")}
+        for seg in unknown_segments(Piece(0.0, row["fingerprint"], profile), plays):
+            found.append([path.stem, f"{seg.start_s:.2f}", f"{seg.end_s:.2f}", f"{seg.music_score:.2f}"])
+    _write_csv(["station", "start_s", "end_s", "music_score"], found, out, "unknown music segments")
     if failed:
         raise typer.Exit(1)
 

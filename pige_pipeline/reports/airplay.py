@@ -17,7 +17,7 @@ import pandas as pd
 
 from pige_pipeline.analytics.build import build_info
 from pige_pipeline.reports.html import Section, figure_png, render_page, table_html
-from pige_pipeline.reports.output import ReportOutput, report_dir, write_html, write_tables
+from pige_pipeline.reports.output import ReportOutput, report_dir, write_report
 from pige_pipeline.reports.periods import Period
 
 REPORT = "airplay"
@@ -162,8 +162,8 @@ def write_statement(
     st = statement(con, period, station)
     directory = report_dir(data_root, REPORT, f"{period.cadence}/{period.label}", station)
     tables = {"statement_by_station": st.by_station, "statement_by_rights_holder": st.by_rights_holder}
-    files = write_tables(directory, tables, formats)
-    if "html" in formats:
+
+    def page() -> str:
         scope = f"station {station}" if station else "all stations"
         kpis = {
             "plays": int(st.by_station["plays"].sum()),
@@ -175,14 +175,6 @@ def write_statement(
             Section("Statement per station", table=table_html(st.by_station)),
             Section("Statement per rights holder", table=table_html(st.by_rights_holder)),
         ]
-        html = render_page(f"Airplay statement {period.label}", scope, sections, st.notes, kpis)
-        files.append(write_html(directory, html))
-    return ReportOutput(
-        report=REPORT,
-        period=period.label,
-        directory=directory,
-        files=files,
-        preview=st.by_station.head(20),
-        notes=st.notes,
-        rows={name: len(frame) for name, frame in tables.items()},
-    )
+        return render_page(f"Airplay statement {period.label}", scope, sections, st.notes, kpis)
+
+    return write_report(REPORT, period.label, directory, tables, formats, page, st.by_station, st.notes)

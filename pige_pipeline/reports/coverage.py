@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from pige_pipeline.reports.html import Section, figure_png, render_page, table_html
-from pige_pipeline.reports.output import ReportOutput, report_dir, write_html, write_tables
+from pige_pipeline.reports.output import ReportOutput, report_dir, write_report
 from pige_pipeline.reports.periods import Period
 
 REPORT = "coverage"
@@ -106,8 +106,8 @@ def write_coverage(
 ) -> ReportOutput:
     tables = coverage_tables(con, period, station)
     directory = report_dir(data_root, REPORT, f"{period.cadence}/{period.label}", station)
-    files = write_tables(directory, tables, formats)
-    if "html" in formats:
+
+    def page() -> str:
         hours = tables["station_hours"]
         kpis = {
             "station-hours": len(hours),
@@ -120,18 +120,11 @@ def write_coverage(
             Section("Gap time by cause", table=table_html(tables["gap_causes"])),
             Section("Gaps", table=table_html(tables["gaps"], max_rows=500)),
         ]
-        html = render_page(
+        return render_page(
             f"Recording coverage {period.label}",
             f"station {station}" if station else "all stations",
             sections,
             kpis=kpis,
         )
-        files.append(write_html(directory, html))
-    return ReportOutput(
-        report=REPORT,
-        period=period.label,
-        directory=directory,
-        files=files,
-        preview=tables["per_station"].head(20),
-        rows={k: len(v) for k, v in tables.items()},
-    )
+
+    return write_report(REPORT, period.label, directory, tables, formats, page, tables["per_station"])

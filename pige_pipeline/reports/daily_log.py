@@ -12,7 +12,7 @@ import pandas as pd
 from pige_pipeline.reports.coverage import coverage_tables
 from pige_pipeline.reports.dead_air import dead_air_tables
 from pige_pipeline.reports.html import Section, figure_png, render_page, table_html
-from pige_pipeline.reports.output import ReportOutput, report_dir, write_html, write_tables
+from pige_pipeline.reports.output import ReportOutput, report_dir, write_report
 from pige_pipeline.reports.periods import Period
 
 REPORT = "daily_log"
@@ -121,8 +121,8 @@ def write_daily_log(
         raise ValueError(f"the daily station log is for one day, not {period.label}: use a YYYY-MM-DD date")
     tables = daily_tables(con, period, station)
     directory = report_dir(data_root, REPORT, period.label, station)
-    files = write_tables(directory, tables, formats)
-    if "html" in formats:
+
+    def page() -> str:
         sections = [Section("Summary", table=table_html(tables["summary"]))]
         for name in sorted(tables["summary"]["station"]):
             own = {k: v[v["station"] == name] for k, v in tables.items()}
@@ -137,15 +137,8 @@ def write_daily_log(
                     + table_html(own["gaps"].drop(columns=["station"])),
                 )
             )
-        html = render_page(
+        return render_page(
             f"Daily station log {period.label}", f"station {station}" if station else "all stations", sections
         )
-        files.append(write_html(directory, html))
-    return ReportOutput(
-        report=REPORT,
-        period=period.label,
-        directory=directory,
-        files=files,
-        preview=tables["summary"].head(20),
-        rows={k: len(v) for k, v in tables.items()},
-    )
+
+    return write_report(REPORT, period.label, directory, tables, formats, page, tables["summary"])

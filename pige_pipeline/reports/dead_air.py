@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from pige_pipeline.reports.html import Section, figure_png, render_page, table_html
-from pige_pipeline.reports.output import ReportOutput, report_dir, write_html, write_tables
+from pige_pipeline.reports.output import ReportOutput, report_dir, write_report
 from pige_pipeline.reports.periods import Period
 
 REPORT = "dead_air"
@@ -84,8 +84,8 @@ def write_dead_air(
 ) -> ReportOutput:
     tables = dead_air_tables(con, period, station)
     directory = report_dir(data_root, REPORT, f"{period.cadence}/{period.label}", station)
-    files = write_tables(directory, tables, formats)
-    if "html" in formats:
+
+    def page() -> str:
         totals, alerts = tables["totals"], tables["alerts"]
         kpis = {
             "alerts": len(alerts),
@@ -97,18 +97,11 @@ def write_dead_air(
             Section("Total off-air time per station", table=table_html(totals)),
             Section("Every alert", table=table_html(alerts, max_rows=500)),
         ]
-        html = render_page(
+        return render_page(
             f"Dead air {period.label}",
             f"station {station}" if station else "all stations",
             sections,
             kpis=kpis,
         )
-        files.append(write_html(directory, html))
-    return ReportOutput(
-        report=REPORT,
-        period=period.label,
-        directory=directory,
-        files=files,
-        preview=tables["totals"].head(20),
-        rows={k: len(v) for k, v in tables.items()},
-    )
+
+    return write_report(REPORT, period.label, directory, tables, formats, page, tables["totals"])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,6 +70,31 @@ def write_tables(directory: Path, tables: dict[str, pd.DataFrame], formats: Sequ
 
 def write_html(directory: Path, html: str, name: str = "index.html") -> Path:
     return _atomic_write_bytes(directory / name, lambda p: p.write_text(html, encoding="utf-8"))
+
+
+def write_report(
+    report: str,
+    period: str,
+    directory: Path,
+    tables: dict[str, pd.DataFrame],
+    formats: Sequence[str],
+    page: Callable[[], str],
+    preview: pd.DataFrame,
+    notes: Sequence[str] = (),
+) -> ReportOutput:
+    """What every report writes: its tables as CSV/Parquet, `page()` as index.html if asked for."""
+    files = write_tables(directory, tables, formats)
+    if "html" in formats:
+        files.append(write_html(directory, page()))
+    return ReportOutput(
+        report=report,
+        period=period,
+        directory=directory,
+        files=files,
+        preview=preview.head(20),
+        notes=list(notes),
+        rows={name: len(frame) for name, frame in tables.items()},
+    )
 
 
 def check_formats(formats: Sequence[str]) -> list[str]:

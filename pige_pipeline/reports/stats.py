@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from pige_pipeline.reports.html import Section, figure_png, render_page, table_html
-from pige_pipeline.reports.output import ReportOutput, report_dir, write_html, write_tables
+from pige_pipeline.reports.output import ReportOutput, report_dir, write_report
 from pige_pipeline.store import parse_chunk_name
 
 REPORT = "stats"
@@ -132,8 +132,8 @@ def write_stats(
     tables = stats_tables(con, data_root)
     label = f"{(when or datetime.now(UTC)):%Y-%m-%d}"
     directory = report_dir(data_root, REPORT, "latest")
-    files = write_tables(directory, tables, formats)
-    if "html" in formats:
+
+    def page() -> str:
         per = tables["per_station"]
         sections: list[Section] = []
         if not per.empty:
@@ -155,12 +155,6 @@ def write_stats(
             "station-hours behind": int(tables["backlog"]["hours_behind"].sum()),
             "audio on disk (GB)": f"{per['audio_bytes_on_disk'].sum() / 1e9:.2f}",
         }
-        files.append(write_html(directory, render_page("pige statistics", label, sections, kpis=kpis)))
-    return ReportOutput(
-        report=REPORT,
-        period=label,
-        directory=directory,
-        files=files,
-        preview=tables["per_station"].head(20),
-        rows={k: len(v) for k, v in tables.items()},
-    )
+        return render_page("pige statistics", label, sections, kpis=kpis)
+
+    return write_report(REPORT, label, directory, tables, formats, page, tables["per_station"])

@@ -2,7 +2,9 @@
 
 Analytics builds an empty, typed view from these when an asset has not written anything yet, so
 notebooks and reports can be written before the asset lands; the synthetic data generator writes
-exactly these columns. Domains may add columns; analytics keeps whatever the files carry.
+exactly these columns. Domains may add columns; analytics keeps whatever the files carry. They are
+restated here rather than imported so that analytics loads without the audio and speech stacks;
+tests/analytics/test_schemas.py holds them to the schemas the assets write.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ talk-over and every out-of-catalogue stretch; speech is every talk block. For ea
   side of MUSIC_SCORE_MAX;
 - the same for the fallback test (fingerprint self-similarity < SELF_SIMILARITY_MAX);
 - per-second accuracy of `music_seconds` (what `unknown_music` uses), on all labelled seconds and on
-  those at least 15 s from a block edge (the 30-s window blurs edges).
+  those at least WINDOW_S / 2 from a block edge (the window blurs edges).
 """
 
 from __future__ import annotations
@@ -22,13 +22,18 @@ import numpy as np
 
 from pige_pipeline.airplay.evalset import build
 from pige_pipeline.airplay.fingerprint import ITEM_S, raw_fingerprint
-from pige_pipeline.airplay.music_likeness import MUSIC_SCORE_MAX, level_profile, music_score, music_seconds
+from pige_pipeline.airplay.music_likeness import (
+    MUSIC_SCORE_MAX,
+    WINDOW_S,
+    level_profile,
+    music_score,
+    music_seconds,
+)
 from pige_pipeline.airplay.unknown import SELF_SIMILARITY_MAX, self_similarity
 from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE, decode_mono
 from pige_pipeline.demo.programme import build_programme
 
 WORK = Path("/tmp/pige-music-speech")
-EDGE_S = 15
 
 
 def labelled_sets() -> list[tuple[str, Path, list[tuple[str, float, float]]]]:
@@ -72,7 +77,7 @@ def measure(path: Path, blocks: list[tuple[str, float, float]]) -> dict:
             sim = self_similarity(prints[int(s / ITEM_S) : int((s + 30) / ITEM_S)])
             windows[kind].append((score, sim))
         for sec in range(int(np.ceil(a)), min(int(b), len(per_second))):
-            interior = a + EDGE_S <= sec and sec + 1 <= b - EDGE_S
+            interior = a + WINDOW_S / 2 <= sec and sec + 1 <= b - WINDOW_S / 2
             seconds[kind][0] += int(per_second[sec])
             seconds[kind][1] += 1
             if interior:
@@ -81,24 +86,33 @@ def measure(path: Path, blocks: list[tuple[str, float, float]]) -> dict:
     return {"windows": windows, "seconds": seconds}
 
 
+def _worst(values: list[float], music: bool) -> float | None:
+    if not values:
+        return None
+    return round(max(values) if music else min(values), 3)
+
+
 def summarise(results: dict[str, dict]) -> dict:
+    total: dict = {"windows": {"music": [], "speech": []}, "seconds": {"music": [0] * 4, "speech": [0] * 4}}
+    for r in results.values():
+        for kind in ("music", "speech"):
+            total["windows"][kind] += r["windows"][kind]
+            total["seconds"][kind] = list(np.add(total["seconds"][kind], r["seconds"][kind]).tolist())
     report = {}
-    for name, r in results.items():
-        music, speech = np.array(r["windows"]["music"]), np.array(r["windows"]["speech"])
+    for name, r in {**results, "all": total}.items():
+        music, speech = r["windows"]["music"], r["windows"]["speech"]
         sm, ss = r["seconds"]["music"], r["seconds"]["speech"]
         report[name] = {
             "music_windows": len(music),
             "speech_windows": len(speech),
-            "score_music_max": round(float(music[:, 0].max()), 2),
-            "score_speech_min": round(float(speech[:, 0].min()), 2),
-            "score_wrong": int(
-                (music[:, 0] >= MUSIC_SCORE_MAX).sum() + (speech[:, 0] < MUSIC_SCORE_MAX).sum()
-            ),
-            "selfsim_music_max": round(float(music[:, 1].max()), 3),
-            "selfsim_speech_min": round(float(speech[:, 1].min()), 3),
-            "selfsim_wrong": int(
-                (music[:, 1] >= SELF_SIMILARITY_MAX).sum() + (speech[:, 1] < SELF_SIMILARITY_MAX).sum()
-            ),
+            "score_music_max": _worst([w[0] for w in music], True),
+            "score_speech_min": _worst([w[0] for w in speech], False),
+            "score_wrong": sum(w[0] >= MUSIC_SCORE_MAX for w in music)
+            + sum(w[0] < MUSIC_SCORE_MAX for w in speech),
+            "selfsim_music_max": _worst([w[1] for w in music], True),
+            "selfsim_speech_min": _worst([w[1] for w in speech], False),
+            "selfsim_wrong": sum(w[1] >= SELF_SIMILARITY_MAX for w in music)
+            + sum(w[1] < SELF_SIMILARITY_MAX for w in speech),
             "music_seconds_found": round(sm[0] / max(1, sm[1]), 4),
             "speech_seconds_called_music": round(ss[0] / max(1, ss[1]), 4),
             "interior_music_seconds_found": round(sm[2] / max(1, sm[3]), 4),
@@ -115,15 +129,18 @@ def main() -> None:
     args = parser.parse_args()
     results = {name: measure(path, blocks) for name, path, blocks in labelled_sets()}
     report = summarise(results)
-    print(f"score threshold {MUSIC_SCORE_MAX} (music below); fallback self-similarity {SELF_SIMILARITY_MAX}")
+    print(
+        f"score threshold {MUSIC_SCORE_MAX} (music below) on 30-s windows; fallback self-similarity "
+        f"{SELF_SIMILARITY_MAX}; per-second decisions over {WINDOW_S}-s windows"
+    )
     print(
         f"{'set':22} {'win m/s':>9} {'music max':>9} {'speech min':>10} {'wrong':>5} "
         f"{'ss wrong':>8} {'music s':>8} {'speech s':>8} {'int. m':>7} {'int. s':>7}"
     )
     for name, r in report.items():
         print(
-            f"{name:22} {r['music_windows']:>4}/{r['speech_windows']:<4} {r['score_music_max']:>9} "
-            f"{r['score_speech_min']:>10} {r['score_wrong']:>5} {r['selfsim_wrong']:>8} "
+            f"{name:22} {r['music_windows']:>4}/{r['speech_windows']:<4} {r['score_music_max']!s:>9} "
+            f"{r['score_speech_min']!s:>10} {r['score_wrong']:>5} {r['selfsim_wrong']:>8} "
             f"{r['music_seconds_found']:>8.1%} {r['speech_seconds_called_music']:>8.1%} "
             f"{r['interior_music_seconds_found']:>7.1%} {r['interior_speech_seconds_called_music']:>7.1%}"
         )

@@ -23,6 +23,7 @@ import numpy as np
 from pige_pipeline.airplay.evalset import build
 from pige_pipeline.airplay.fingerprint import ITEM_S, raw_fingerprint
 from pige_pipeline.airplay.music_likeness import (
+    EDGE_WINDOW_S,
     MUSIC_SCORE_MAX,
     WINDOW_S,
     level_profile,
@@ -131,7 +132,8 @@ def main() -> None:
     report = summarise(results)
     print(
         f"score threshold {MUSIC_SCORE_MAX} (music below) on 30-s windows; fallback self-similarity "
-        f"{SELF_SIMILARITY_MAX}; per-second decisions over {WINDOW_S}-s windows"
+        f"{SELF_SIMILARITY_MAX}; per-second decisions over {WINDOW_S}-s windows, "
+        f"run ends over {EDGE_WINDOW_S} s"
     )
     print(
         f"{'set':22} {'win m/s':>9} {'music max':>9} {'speech min':>10} {'wrong':>5} "

@@ -27,7 +27,7 @@ from pige_pipeline.airplay.bits import popcount32
 from pige_pipeline.airplay.fingerprint import ITEM_S, ITEM_SPAN_S
 from pige_pipeline.airplay.index import build_index
 from pige_pipeline.airplay.matcher import MatchParams, Play, match_piece, play_strength
-from pige_pipeline.airplay.music_likeness import music_score, music_seconds
+from pige_pipeline.airplay.music_likeness import mask_runs, music_score, music_seconds
 
 UNKNOWN_MUSIC_SCHEMA = pa.schema(
     [
@@ -113,7 +113,7 @@ def unknown_segments(piece: Piece, plays: list[Play], min_s: float = MIN_UNKNOWN
         music = per_second[second]
         candidate &= music
     out = []
-    for a, b in _runs(candidate):
+    for a, b in mask_runs(candidate):
         if (b - a) * ITEM_S < min_s:
             continue
         part = prints[a:b]
@@ -130,17 +130,6 @@ def unknown_segments(piece: Piece, plays: list[Play], min_s: float = MIN_UNKNOWN
             score = music_score(piece.profile["level_sd_db"][sec], piece.profile["level_dips"][sec])
         out.append(UnknownSegment(offset_s + start_s, offset_s + end_s, part, sim, score))
     return out
-
-
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """[a, b) index ranges where `mask` is true."""
-    idx = np.flatnonzero(mask)
-    if len(idx) == 0:
-        return []
-    breaks = np.flatnonzero(np.diff(idx) > 1)
-    starts = np.concatenate([[idx[0]], idx[breaks + 1]])
-    ends = np.concatenate([idx[breaks], [idx[-1]]]) + 1
-    return list(zip(starts.tolist(), ends.tolist(), strict=True))
 
 
 class UnknownStore:

@@ -28,7 +28,7 @@ import pandas as pd
 
 from pige_pipeline.airplay.bits import pack_bits, verify_values
 from pige_pipeline.airplay.catalogue import METADATA_COLUMNS, Catalogue, CatalogueProblem, check_audio_file
-from pige_pipeline.airplay.fingerprint import CHROMAPRINT_RATE, fingerprint_rows, raw_fingerprint
+from pige_pipeline.airplay.fingerprint import CHROMAPRINT_RATE, raw_fingerprint
 from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE, AudioDecodeError, decode_mono
 from pige_pipeline.audio.probe import AudioProbeError
 
@@ -62,9 +62,9 @@ class TrackPrints:
 def fingerprint_track(path: Path, speeds: Sequence[float] = SPEEDS) -> TrackPrints:
     """Decode once at 11025 Hz and print every speed variant from the same samples."""
     samples = decode_mono(path, ANALYSIS_SAMPLE_RATE)
-    # Speed 1.0 goes through fingerprint_rows, exactly like the broadcast.
-    base = fingerprint_rows([(0.0, samples)], ANALYSIS_SAMPLE_RATE)[0]["fingerprint"]
-    prints = [base if s == 1.0 else raw_fingerprint(samples, CHROMAPRINT_RATE, s) for s in speeds]
+    # raw_fingerprint at speed 1.0 is what fingerprint_rows computes for the broadcast; calling it
+    # directly skips the level profile, which only the broadcast's unknown_music needs.
+    prints = [raw_fingerprint(samples, CHROMAPRINT_RATE, s) for s in speeds]
     return TrackPrints(file_sha256(path), len(samples) / ANALYSIS_SAMPLE_RATE, prints, tuple(speeds))
 
 

@@ -68,7 +68,7 @@ def measure(path: Path, blocks: list[tuple[str, float, float]]) -> dict:
     samples = decode_mono(path, ANALYSIS_SAMPLE_RATE)
     profile = level_profile(samples, ANALYSIS_SAMPLE_RATE)
     prints = raw_fingerprint(samples, ANALYSIS_SAMPLE_RATE)
-    per_second = music_seconds(profile["level_db"], profile["level_sd_db"], profile["level_dips"])
+    per_second = music_seconds(profile)
     windows: dict[str, list[tuple[float, float]]] = {"music": [], "speech": []}
     seconds = {"music": [0, 0, 0, 0], "speech": [0, 0, 0, 0]}  # called music: all, of all; interior ...
     for kind, a, b in blocks:

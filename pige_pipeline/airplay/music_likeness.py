@@ -15,6 +15,9 @@ The profile is computed from the samples the fingerprints are computed from, so 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 FRAME = 256  # samples: 23 ms at 11025 Hz, shorter than a syllable
@@ -33,6 +36,8 @@ EDGE_WINDOW_S = 5
 MIN_MUSIC_LEVEL_DBFS = -45.0
 _FULL_SCALE = 32768.0
 _CHUNK_S = 240
+# What level_profile returns, and the `fingerprints` columns that store it.
+PROFILE_COLUMNS = ("level_db", "level_sd_db", "level_dips")
 
 
 def level_profile(samples: np.ndarray, sample_rate: int) -> dict[str, np.ndarray]:
@@ -40,8 +45,7 @@ def level_profile(samples: np.ndarray, sample_rate: int) -> dict[str, np.ndarray
     per_second = sample_rate // FRAME
     seconds = len(samples) // sample_rate
     if seconds == 0 or per_second == 0:
-        empty = np.zeros(0, dtype=np.float32)
-        return {"level_db": empty, "level_sd_db": empty, "level_dips": empty}
+        return {name: np.zeros(0, dtype=np.float32) for name in PROFILE_COLUMNS}
     # Exact 1-s blocks (so second k of the profile is second k of the piece); the few samples of each
     # second beyond whole frames are left out.
     blocks = samples[: seconds * sample_rate].reshape(seconds, sample_rate)[:, : per_second * FRAME]
@@ -60,14 +64,22 @@ def level_profile(samples: np.ndarray, sample_rate: int) -> dict[str, np.ndarray
     }
 
 
-def music_seconds(level_db: np.ndarray, level_sd_db: np.ndarray, level_dips: np.ndarray) -> np.ndarray:
-    """Boolean per second: the WINDOW_S-s window centred on it scores as music and is not silent."""
-    n = len(level_sd_db)
-    if n == 0:
+def profile_from_row(row: Mapping[str, Any]) -> dict[str, np.ndarray] | None:
+    """The level profile of a `fingerprints` row, or None for rows written before it existed."""
+    if any(row.get(name) is None for name in PROFILE_COLUMNS):
+        return None
+    return {name: np.asarray(row[name], dtype=np.float32) for name in PROFILE_COLUMNS}
+
+
+def music_seconds(profile: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Boolean per second of a level profile: the WINDOW_S-s window around it scores as music, not silent."""
+    if len(profile["level_sd_db"]) == 0:
         return np.zeros(0, dtype=bool)
-    per_second = level_sd_db.astype(np.float64) + DIP_WEIGHT * level_dips.astype(np.float64)
+    per_second = profile["level_sd_db"].astype(np.float64) + DIP_WEIGHT * profile["level_dips"].astype(
+        np.float64
+    )
     music = (_window_mean(per_second, WINDOW_S) < MUSIC_SCORE_MAX) & (
-        _window_mean(level_db.astype(np.float64), WINDOW_S) > MIN_MUSIC_LEVEL_DBFS
+        _window_mean(profile["level_db"].astype(np.float64), WINDOW_S) > MIN_MUSIC_LEVEL_DBFS
     )
     # The long window lets music spill up to WINDOW_S / 2 into the talk next to it: trim each run back
     # to its first and last second whose EDGE_WINDOW_S surroundings score as music.

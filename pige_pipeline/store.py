@@ -15,6 +15,7 @@ file that is still being written.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -192,3 +193,23 @@ def chunks_changed_since(data_root: Path, ctime_ns: int) -> list[tuple[ChunkFile
                 if changed > ctime_ns:
                     found.append((ChunkFile(start=began, station=station, path=path), changed))
     return sorted(found, key=lambda item: item[1])
+
+
+def hour_chunks_digest(data_root: Path, hour: datetime, stations: Iterable[str]) -> str:
+    """A content identity of the chunks the hour's processing reads, for `stations`.
+
+    Names (which carry each file's start) and sizes, not times: a data root copied to another volume,
+    or a new Dagster instance over the same root, gives the same digest, while a late or replaced chunk
+    changes it. The recorder and the importer publish a chunk once, by rename, and never rewrite it in
+    place, so a changed file also has a changed name or size.
+    """
+    digest = hashlib.sha256()
+    for station in sorted(set(stations)):
+        digest.update(f"{station}\n".encode())
+        for chunk in hour_chunks(data_root, station, hour):
+            try:
+                size = chunk.path.stat().st_size
+            except OSError:
+                continue
+            digest.update(f"{chunk.path.name}\t{size}\n".encode())
+    return digest.hexdigest()[:32]

@@ -33,6 +33,8 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "hold": ("ops",),
     "storage": ("ops",),
     "housekeeping": ("ops",),
+    "process": ("scale",),
+    "worker": ("scale",),
 }
 
 

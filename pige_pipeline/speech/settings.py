@@ -21,7 +21,7 @@ KNOWN_MODEL_NAMES = frozenset(
 class WhisperSettings(BaseModel):
     """Transcription settings. Build with `WhisperSettings.from_env()`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     model: str | None = Field(
         None, description="Local CTranslate2 directory or a cached model name; None = the embedded base."

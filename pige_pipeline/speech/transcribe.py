@@ -10,6 +10,7 @@ cannot seed the next window; `guards.drop_reason` marks what is not trusted.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -157,8 +158,25 @@ def pack(
     return packed, windows
 
 
+_LOADED: dict[WhisperSettings, Transcriber] = {}
+_LOADED_LOCK = threading.Lock()
+
+
+def shared_transcriber(settings: WhisperSettings | None = None) -> Transcriber:
+    """The process's Whisper model for `settings`, loaded on first use and kept for every later step.
+
+    A Celery worker or a forkserver child runs many station steps; loading the model once per process
+    (not once per step) is what keeps a GPU worker busy with speech instead of with model loading.
+    """
+    settings = settings or WhisperSettings.from_env()
+    with _LOADED_LOCK:
+        if settings not in _LOADED:
+            _LOADED[settings] = Transcriber(settings)
+        return _LOADED[settings]
+
+
 class Transcriber:
-    """A loaded Whisper model; build it once per run and reuse it for every station."""
+    """A loaded Whisper model; use `shared_transcriber` to load it once per process."""
 
     def __init__(self, settings: WhisperSettings | None = None) -> None:
         from faster_whisper import BatchedInferencePipeline, WhisperModel

@@ -57,7 +57,7 @@ class _Shared:
     lookup: Any = None
 
 
-def _setup(context: dg.AssetExecutionContext, settings: PigeSettings, _stations: list[Station]) -> _Shared:
+def _setup(context: dg.OpExecutionContext, settings: PigeSettings, _stations: list[Station]) -> _Shared:
     index = load_index(settings.state_dir / "catalogue")
     if index is None:
         context.log.error("no catalogue index: materialize the `catalogue` asset first")

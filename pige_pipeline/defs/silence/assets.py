@@ -17,7 +17,7 @@ from pige_pipeline.stations import Station
 
 
 def _setup(
-    context: dg.AssetExecutionContext, settings: PigeSettings, _stations: list[Station]
+    context: dg.OpExecutionContext, settings: PigeSettings, _stations: list[Station]
 ) -> dict[str, Any]:
     notifier = Notifier.from_env(settings.data_root)
     context.log.info(f"dead-air notifications: {notifier.settings.describe()}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import dagster as dg
@@ -15,6 +16,7 @@ from pige_pipeline.defs.hourly import (
     station_hour_multi_asset,
 )
 from pige_pipeline.llm import OllamaSettings
+from pige_pipeline.scale.settings import SPEECH_QUEUE
 from pige_pipeline.settings import PigeSettings
 from pige_pipeline.speech.hour import decode_speech, mentions_for_hour, summary_for_hour
 from pige_pipeline.speech.schemas import (
@@ -24,7 +26,7 @@ from pige_pipeline.speech.schemas import (
     TRANSCRIPTS_SCHEMA,
 )
 from pige_pipeline.speech.timeline import hour_timeline, timeline_rows
-from pige_pipeline.speech.transcribe import Transcriber, transcript_rows
+from pige_pipeline.speech.transcribe import Transcriber, shared_transcriber, transcript_rows
 from pige_pipeline.stations import Station
 
 # Other domains' hourly results that the timeline subtracts from speech when their files exist. Declared
@@ -33,12 +35,14 @@ UPSTREAM_RESULTS = ("silences", "airplay_events", "unknown_music")
 
 
 def _load_transcriber(
-    context: dg.AssetExecutionContext, _settings: PigeSettings, stations: list[Station]
+    context: dg.OpExecutionContext, _settings: PigeSettings, stations: list[Station]
 ) -> Any:
     if not any(s.speech.enabled for s in stations):
         return None
-    transcriber = Transcriber()
-    context.log.info(f"Whisper model loaded once for {len(stations)} station(s): {transcriber.model_label}")
+    transcriber = shared_transcriber()
+    context.log.info(
+        f"Whisper model {transcriber.model_label}, loaded once per worker process (pid {os.getpid()})"
+    )
     return transcriber
 
 
@@ -88,13 +92,12 @@ speech = station_hour_multi_asset(
     deps=UPSTREAM_RESULTS,
     setup=_load_transcriber,
     group_name="speech",
-    pool="whisper",
+    # Whisper steps go to the speech queue, so that GPU workers can take them (README, "Add a machine").
+    queue=SPEECH_QUEUE,
 )
 
 
-def _llm_settings(
-    context: dg.AssetExecutionContext, _settings: PigeSettings, _stations: list[Station]
-) -> Any:
+def _llm_settings(context: dg.OpExecutionContext, _settings: PigeSettings, _stations: list[Station]) -> Any:
     llm = OllamaSettings.from_env()
     if llm.enabled:
         context.log.info(f"summaries through Ollama at {llm.host}, model {llm.model}")

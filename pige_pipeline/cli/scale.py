@@ -1,0 +1,188 @@
+"""`pige process` (hours through Dagster with the configured executor) and `pige worker` (a Celery worker)."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from pige_pipeline.cli.common import DataRootOption, StationsOption, fail, resolve_settings
+
+if TYPE_CHECKING:
+    import dagster as dg
+
+
+def process_hour_job() -> dg.JobDefinition:
+    """The `process_hour` job, rebuilt by name in every step process (dagster.reconstructable)."""
+    from pige_pipeline.definitions import defs
+
+    return defs.resolve_job_def("process_hour")
+
+
+def _hours(first: str, last: str | None) -> list[str]:
+    from pige_pipeline.hours import hour_from_partition_key, partition_key_for
+
+    try:
+        start = hour_from_partition_key(first)
+        end = hour_from_partition_key(last) if last else start
+    except ValueError:
+        fail(f"--from {first!r} / --to {last!r}: give hours as partition keys, e.g. 2026-11-30-10:00")
+    if end < start:
+        fail(f"--to {last} is before --from {first}")
+    keys = []
+    while start <= end:
+        keys.append(partition_key_for(start))
+        start += timedelta(hours=1)
+    return keys
+
+
+def _export_settings(data_root: Path | None, stations: Path | None) -> Any:
+    """Settings for this command, exported so the step processes the executor starts see the same ones."""
+    settings = resolve_settings(data_root, stations)
+    os.environ["PIGE_DATA_ROOT"] = str(settings.data_root)
+    os.environ["PIGE_STATIONS"] = str(settings.stations_file)
+    os.environ["PIGE_CATALOGUE"] = str(settings.catalogue_file)
+    return settings
+
+
+def _station_table(data_root: Path, hour: datetime, assets: list[str]) -> list[str]:
+    from pige_pipeline.parquet_store import read_manifest
+
+    manifests = {a: m for a in assets if (m := read_manifest(data_root, a, hour)) is not None}
+    stations = sorted({sid for m in manifests.values() for sid in (m.get("steps") or {})})
+    lines = []
+    for sid in stations:
+        problems = [
+            f"{asset}: {m['failed'][sid]}" for asset, m in manifests.items() if sid in (m.get("failed") or {})
+        ]
+        no_audio = any(sid in (m.get("no_audio") or {}) for m in manifests.values())
+        counts = ", ".join(
+            f"{label} {manifests[a]['rows'].get(sid, 0)}"
+            for a, label in (
+                ("airplay_events", "plays"),
+                ("silences", "silences"),
+                ("transcripts", "segments"),
+            )
+            if a in manifests
+        )
+        workers = sorted({(m.get("steps") or {}).get(sid, {}).get("worker", "?") for m in manifests.values()})
+        status = "FAILED" if problems else "no audio" if no_audio else "ok"
+        lines.append(f"  {sid:<20} {status:<8} {counts}  (workers: {', '.join(workers)})")
+        lines.extend(f"      {p}" for p in problems)
+    return lines
+
+
+def process(
+    first: Annotated[str, typer.Option("--from", help="First hour, as a partition key: 2026-11-30-10:00.")],
+    last: Annotated[
+        str | None, typer.Option("--to", help="Last hour (inclusive); default: --from only.")
+    ] = None,
+    data_root: DataRootOption = None,
+    stations: StationsOption = None,
+) -> None:
+    """Run `process_hour` for each hour through Dagster (PIGE_EXECUTOR) and print each station's result."""
+    settings = _export_settings(data_root, stations)
+    keys = _hours(first, last)
+    import dagster as dg
+
+    from pige_pipeline.data_root import ensure_data_root_id
+    from pige_pipeline.defs.hourly import DATA_ROOT_TAG
+    from pige_pipeline.hours import hour_from_partition_key
+    from pige_pipeline.scale.settings import ScaleSettings
+
+    try:
+        scale = ScaleSettings.from_env()
+    except ValueError as exc:
+        fail(str(exc))
+    if not os.environ.get("DAGSTER_HOME"):
+        fail("DAGSTER_HOME is not set: point it at the instance directory (README, 'Configuration')")
+    root_id = ensure_data_root_id(settings.data_root)
+    job = process_hour_job()
+    assets = sorted(k.to_user_string() for k in job.asset_layer.selected_asset_keys)
+    typer.echo(
+        f"pige process: {len(keys)} hour(s), executor {scale.executor}, data root {settings.data_root}"
+    )
+    failed_hours = 0
+    with dg.DagsterInstance.get() as instance:
+        for key in keys:
+            started = time.monotonic()
+            result = dg.execute_job(
+                dg.reconstructable(process_hour_job),
+                instance=instance,
+                tags={"dagster/partition": key, DATA_ROOT_TAG: root_id, "pige/trigger": "cli"},
+            )
+            verdict = "succeeded" if result.success else "FAILED"
+            failed_hours += not result.success
+            typer.echo(f"{key}: {verdict} in {time.monotonic() - started:.1f} s (run {result.run_id})")
+            for line in _station_table(settings.data_root, hour_from_partition_key(key), assets):
+                typer.echo(line)
+    if failed_hours:
+        raise typer.Exit(1)
+
+
+def worker(
+    queues: Annotated[
+        str,
+        typer.Option("--queues", help="Queues to take steps from: audio, speech (Whisper), or both."),
+    ] = "audio,speech",
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, help="Steps at once (default: this machine's cores).")
+    ] = 0,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Worker name (default: pige-QUEUES-PID).")
+    ] = None,
+    data_root: DataRootOption = None,
+    stations: StationsOption = None,
+) -> None:
+    """Start a Celery worker that runs station steps from Redis (PIGE_CELERY_BROKER) until stopped."""
+    settings = _export_settings(data_root, stations)
+    from pige_pipeline.data_root import DataRootMismatchError, check_data_root
+    from pige_pipeline.scale.settings import ScaleSettings, parse_queues
+
+    try:
+        wanted = parse_queues(queues)
+        os.environ.setdefault("PIGE_EXECUTOR", "celery")
+        scale = ScaleSettings.from_env()
+    except ValueError as exc:
+        fail(str(exc))
+    if not scale.celery_broker:
+        fail("PIGE_CELERY_BROKER is not set: give the Redis URL the runs use, e.g. redis://10.0.0.5:6379/0")
+    # Refuse to start on a machine that does not see the shared data root: a worker that wrote into its
+    # own empty directory would report success for Parquet nobody ever reads.
+    try:
+        check_data_root(settings.data_root, None, where="pige worker")
+    except DataRootMismatchError as exc:
+        fail(str(exc))
+    if not settings.stations_file.exists():
+        fail(f"pige worker: no stations file at {settings.stations_file}: mount the shared data root")
+    label = name or f"pige-{'-'.join(q for q in wanted if q != 'dagster')}-{os.getpid()}"
+    os.environ["PIGE_WORKER_NAME"] = label
+    from pige_pipeline.defs.scale.celery_app import app
+
+    typer.echo(f"pige worker {label}: queues {','.join(wanted)}, broker {scale.celery_broker}")
+    app.worker_main(
+        [
+            "worker",
+            "--queues",
+            ",".join(wanted),
+            "--concurrency",
+            str(concurrency or os.cpu_count() or 1),
+            "--prefetch-multiplier",
+            "1",
+            "--hostname",
+            f"{label}@%h",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("process")(process)
+    app.command("worker")(worker)

@@ -15,6 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 # a Parquet column value and a Dagster tag on every filesystem we care about.
 STATION_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 ALLOWED_STREAM_SCHEMES = ("http", "https")
+# Recorder groups share the station id's alphabet: a group becomes a Dagster tag, part of a run key and
+# an entry of the comma-separated PIGE_RECORDER_GROUPS / `pige record --groups` lists.
+RECORDER_GROUP_PATTERN = STATION_ID_PATTERN
+DEFAULT_RECORDER_GROUP = "default"
 
 
 class StationsFileError(ValueError):
@@ -74,6 +78,10 @@ class Station(BaseModel):
     reencode: str | None = Field(
         None, description="ffmpeg audio codec to re-encode to (for example 'libmp3lame'); null stores as-is."
     )
+    recorder_group: str = Field(
+        DEFAULT_RECORDER_GROUP,
+        description="Recorder shard that records this station (one recorder run per group).",
+    )
     silence: SilenceSettings = Field(default_factory=SilenceSettings)
     airplay: AirplaySettings = Field(default_factory=AirplaySettings)
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
@@ -92,6 +100,16 @@ class Station(BaseModel):
     @classmethod
     def _stream_url(cls, value: str) -> str:
         check_stream_url(value)
+        return value
+
+    @field_validator("recorder_group")
+    @classmethod
+    def _path_safe_group(cls, value: str) -> str:
+        if not RECORDER_GROUP_PATTERN.fullmatch(value):
+            raise ValueError(
+                f"recorder group {value[:80]!r} is not allowed: use 1-64 lower-case letters, digits, "
+                "'-' or '_', starting with a letter or digit (it names recorder runs and their tags)"
+            )
         return value
 
     @field_validator("timezone")

@@ -13,6 +13,7 @@ import typer
 
 from pige_pipeline.cli.common import DataRootOption, StationsOption, fail, resolve_settings
 from pige_pipeline.recorder.core import Recorder, RecorderConfig, load_recordable_stations
+from pige_pipeline.recorder.groups import describe, groups_of, parse_groups
 from pige_pipeline.recorder.probe import probe_stream
 from pige_pipeline.stations import StationsFileError
 
@@ -36,11 +37,23 @@ def record(
         str | None,
         typer.Option("--recorder-id", help="Name of this recorder in state files (default: host-pid)."),
     ] = None,
+    groups: Annotated[
+        str | None,
+        typer.Option(
+            "--groups",
+            help="Record only the stations of these recorder groups (comma-separated, e.g. a,b; "
+            "default: every station).",
+        ),
+    ] = None,
 ) -> None:
     """Record every enabled station into the chunk store until interrupted (SIGINT/SIGTERM close chunks)."""
     settings = resolve_settings(data_root, stations)
     try:
-        load_recordable_stations(settings.stations_file)
+        only = parse_groups(groups)
+    except ValueError as exc:
+        fail(f"--groups: {exc}")
+    try:
+        registry, _errors = load_recordable_stations(settings.stations_file)
     except StationsFileError as exc:
         fail(str(exc))
     logging.basicConfig(
@@ -52,11 +65,22 @@ def record(
         typer.echo(f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ} {message}", err=message.startswith("error"))
 
     recorder = Recorder(
-        settings.data_root, settings.stations_file, config, recorder_id=recorder_id, on_event=event
+        settings.data_root,
+        settings.stations_file,
+        config,
+        recorder_id=recorder_id,
+        on_event=event,
+        groups=only,
     )
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: recorder.stop())
-    event(f"recorder {recorder.recorder_id}: data root {settings.data_root}, segments of {segment_seconds} s")
+    event(
+        f"recorder {recorder.recorder_id}: data root {settings.data_root}, segments of {segment_seconds} s, "
+        f"recording {describe(only)}"
+    )
+    if only is not None and not only & groups_of(registry):
+        # Not an error: stations can be moved into these groups while it runs (stations.yaml is watched).
+        event(f"no enabled station is in {describe(only)} yet; waiting for stations.yaml to name one")
     stats = recorder.run(duration)
     for sid, st in sorted(stats.items()):
         event(

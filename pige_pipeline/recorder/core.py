@@ -49,6 +49,7 @@ from pige_pipeline.recorder.command import (
     scrub,
 )
 from pige_pipeline.recorder.formats import StreamCodec, read_stream_codec, write_stream_codec
+from pige_pipeline.recorder.groups import in_groups
 from pige_pipeline.recorder.live import LiveAudioSink, LiveDispatcher, PcmReceiver, read_blocks
 from pige_pipeline.recorder.nowplaying import NowPlaying, append_nowplaying, parse_title_line
 from pige_pipeline.recorder.probe import detect_codec
@@ -448,6 +449,8 @@ class StationRecorder(threading.Thread):
         self.last_segment: str | None = None
         self.last_segment_end: datetime | None = None
         self.error: str | None = None
+        # The group this station moved to while this recorder hands it over (see Recorder._hand_over_moved).
+        self.moving_to: str | None = None
         self._format: OutputFormat | None = None
         self._pending_gap: Gap | None = None  # logged open; closed when audio is back
         self._first_session = True
@@ -477,6 +480,8 @@ class StationRecorder(threading.Thread):
             "last_segment_end": self.last_segment_end.isoformat() if self.last_segment_end else None,
             "segments": self.stats.segments,
             "error": self.error,
+            "group": self.station.recorder_group,
+            "moving_to": self.moving_to,
         }
 
     # thread -------------------------------------------------------------------------------------------
@@ -905,7 +910,7 @@ class StationRecorder(threading.Thread):
 
 
 class Recorder:
-    """Records every enabled station of a stations file (or list) in one process."""
+    """Records every enabled station of a stations file (or list) in one process, or those of `groups`."""
 
     def __init__(
         self,
@@ -917,10 +922,12 @@ class Recorder:
         recorder_id: str | None = None,
         run_id: str | None = None,
         on_event: Callable[[str], None] | None = None,
+        groups: frozenset[str] | None = None,
     ) -> None:
         self.data_root = Path(data_root)
         self.stations_source = stations
         self.config = config or RecorderConfig()
+        self.groups = groups  # recorder groups (shards) recorded here; None = every station
         self.recorder_id = recorder_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.run_id = run_id
         self.on_event = on_event or (lambda message: log.info("%s", message))
@@ -950,11 +957,14 @@ class Recorder:
             while not self.stop_event.is_set():
                 if deadline is not None and time.monotonic() >= deadline:
                     break
-                if stop_request_path(self.data_root, self.recorder_id).exists():
-                    self.on_event("stop requested (rotation): finishing the current segments")
+                stop_file = stop_request_path(self.data_root, self.recorder_id)
+                if stop_file.exists():
+                    why = _read_json(stop_file).get("reason") or "rotation"
+                    self.on_event(f"stop requested ({why}): finishing the current segments")
                     break
                 if time.monotonic() >= next_beat:
                     self._reload_if_changed()
+                    self._hand_over_moved()
                     self._heartbeat()
                     next_beat = time.monotonic() + self.config.heartbeat_s
                 self.stop_event.wait(min(0.5, self.config.heartbeat_s))
@@ -1030,12 +1040,32 @@ class Recorder:
         self._apply_stations(stations)
 
     def _apply_stations(self, stations: list[Station]) -> None:
-        """Start new stations, stop removed or disabled ones, restart changed ones; leave the rest alone."""
-        wanted = {s.id: s for s in stations}
+        """Start new stations, stop removed or disabled ones, restart changed ones; leave the rest alone.
+
+        A station moved to a group this recorder does not record is not stopped here: it records on
+        until another recorder records it (`_hand_over_moved`), so that the move leaves no hole.
+        """
+        wanted = {s.id: s for s in stations if in_groups(s, self.groups)}
+        elsewhere = {s.id: s for s in stations if not in_groups(s, self.groups)}
         with self._lock:
             for sid in list(self.stations):
                 rec = self.stations[sid]
-                if sid in wanted and wanted[sid] == rec.station:
+                if sid in wanted and same_recording(wanted[sid], rec.station):
+                    if rec.moving_to is not None:
+                        self.on_event(
+                            f"station {sid!r}: back in group {wanted[sid].recorder_group!r}, kept here"
+                        )
+                    # A new group that this recorder also records: nothing to restart.
+                    rec.station, rec.moving_to = wanted[sid], None
+                    continue
+                if sid in elsewhere:
+                    group = elsewhere[sid].recorder_group
+                    if rec.moving_to != group:
+                        rec.moving_to = group
+                        self.on_event(
+                            f"station {sid!r}: moved to recorder group {group!r}; recording it here until "
+                            "a recorder of that group records it"
+                        )
                     continue
                 rec.stop()
                 rec.join(self.config.stop_timeout_s + 5)
@@ -1070,6 +1100,30 @@ class Recorder:
                 self.stations[sid] = rec
                 rec.start()
                 self.on_event(f"station {sid!r}: recording {station.safe_stream_url}")
+
+    def _hand_over_moved(self) -> None:
+        """Stop each station moved to another group once another live recorder's heartbeat records it."""
+        moving = {sid: rec for sid, rec in self.stations.items() if rec.moving_to is not None}
+        if not moving:
+            return
+        # The taker must record it for keeps: two recorders that both hand it over (the old group's
+        # rotation pair, during a move) would each take the other for the taker and both stop it.
+        takers = [s for s in read_states(self.data_root) if s.recorder_id != self.recorder_id and s.alive()]
+        with self._lock:
+            for sid, rec in moving.items():
+                taker = next(
+                    (s for s in takers if s.recording(sid) and not s.stations[sid].get("moving_to")), None
+                )
+                if taker is None or self.stations.get(sid) is not rec:
+                    continue
+                rec.stop()
+                rec.join(self.config.stop_timeout_s + 5)
+                self.finished[sid] = rec.stats
+                del self.stations[sid]
+                self.on_event(
+                    f"station {sid!r}: recorder {taker.recorder_id} (group {rec.moving_to!r}) "
+                    "records it now; stopped here"
+                )
 
     # gaps across recorder processes ---------------------------------------------------------------------
 
@@ -1114,6 +1168,7 @@ class Recorder:
             heartbeat_at=datetime.now(UTC),
             stopped=stopped,
             segment_seconds=self.config.segment_seconds,
+            groups=None if self.groups is None else sorted(self.groups),
             stations={sid: rec.state() for sid, rec in list(self.stations.items())},
         )
         try:
@@ -1123,6 +1178,12 @@ class Recorder:
 
 
 # -- small helpers ---------------------------------------------------------------------------------------
+
+
+def same_recording(a: Station, b: Station) -> bool:
+    """Whether two versions of a station record the same way (its recorder group aside)."""
+    return a.model_dump(exclude={"recorder_group"}) == b.model_dump(exclude={"recorder_group"})
+
 
 _RECEIVED_SIGNAL = re.compile(rb"received signal (\d+)")
 

@@ -3,7 +3,12 @@
 Each recorder process writes `{data_root}/recorder/state/{recorder_id}.json` every few seconds:
 
     {"recorder_id", "run_id", "pid", "host", "started_at", "heartbeat_at", "stopped",
-     "segment_seconds", "stations": {id: {"status", "since", "last_segment", "last_segment_end", "error"}}}
+     "segment_seconds", "groups": [group, ...] or null (every station),
+     "stations": {id: {"status", "since", "last_segment", "last_segment_end", "error",
+                       "group", "moving_to"}}}
+
+`moving_to` names the group a station moved to while this recorder still records it, until another
+recorder records it (a handover between recorder groups).
 
 A stop request for a recorder is the file `{data_root}/recorder/control/stop-{recorder_id}`: the
 supervisor writes it to end the old run of a rotation once the new one records, and the recorder
@@ -64,6 +69,7 @@ class RecorderState:
     stopped: bool = False
     run_id: str | None = None
     segment_seconds: int = 3600
+    groups: list[str] | None = None  # the recorder groups it records; None = every station
     stations: dict[str, dict] = field(default_factory=dict)
 
     def age_s(self, now: datetime | None = None) -> float:
@@ -90,6 +96,7 @@ class RecorderState:
             "heartbeat_at": utc(self.heartbeat_at).isoformat(),
             "stopped": self.stopped,
             "segment_seconds": self.segment_seconds,
+            "groups": self.groups,
             "stations": self.stations,
         }
 
@@ -104,6 +111,7 @@ class RecorderState:
             heartbeat_at=utc(datetime.fromisoformat(data["heartbeat_at"])),
             stopped=bool(data.get("stopped", False)),
             segment_seconds=int(data.get("segment_seconds", 3600)),
+            groups=data.get("groups"),
             stations=dict(data.get("stations") or {}),
         )
 

@@ -13,7 +13,14 @@ import pytest
 from pige_pipeline.defs.recorder.sensors import recorder_supervisor
 from pige_pipeline.defs.resources import PigeResource
 from pige_pipeline.recorder.state import RecorderState, stop_request_path, write_state
-from pige_pipeline.recorder.supervisor import LAUNCHED_AT_TAG, ROLE, ROLE_TAG, RecorderRun, decide
+from pige_pipeline.recorder.supervisor import (
+    GROUP_TAG,
+    LAUNCHED_AT_TAG,
+    ROLE,
+    ROLE_TAG,
+    RecorderRun,
+    decide,
+)
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -32,7 +39,7 @@ def _state(run_id: str, *, beat: datetime = NOW, started: datetime | None = None
 
 def test_decide_launches_relaunches_and_never_doubles() -> None:
     first = decide([], {}, NOW)
-    assert first.launch and first.run_key == "recorder-first"
+    assert first.launch and first.run_key == "recorder-default-first"
     live = RecorderRun("r1", "STARTED", NOW - timedelta(hours=1))
     assert not decide([live], {"r1": _state("r1")}, NOW).launch
     queued = RecorderRun("r1", "QUEUED", NOW - timedelta(seconds=5))
@@ -40,7 +47,7 @@ def test_decide_launches_relaunches_and_never_doubles() -> None:
     for status in ("FAILURE", "CANCELED", "SUCCESS"):
         ended = RecorderRun("r1", status, NOW - timedelta(hours=1))
         again = decide([ended], {}, NOW)
-        assert again.launch and again.run_key == "recorder-after-r1" and status in again.reason
+        assert again.launch and again.run_key == "recorder-default-after-r1" and status in again.reason
 
 
 def test_decide_treats_a_silent_run_as_dead() -> None:
@@ -55,7 +62,7 @@ def test_decide_treats_a_silent_run_as_dead() -> None:
 def test_decide_rotates_then_stops_the_old_run_once_the_new_one_records() -> None:
     old = RecorderRun("old", "STARTED", NOW - timedelta(hours=24, minutes=1))
     rotate = decide([old], {"old": _state("old")}, NOW, rotate_after=timedelta(hours=24))
-    assert rotate.launch and rotate.rotates == "old" and rotate.run_key == "recorder-rotate-old"
+    assert rotate.launch and rotate.rotates == "old" and rotate.run_key == "recorder-default-rotate-old"
     new = RecorderRun("new", "STARTED", NOW - timedelta(seconds=30))
     starting = _state("new", started=NOW - timedelta(seconds=20), status="starting")
     waiting = decide([old, new], {"old": _state("old"), "new": starting}, NOW)
@@ -65,14 +72,18 @@ def test_decide_rotates_then_stops_the_old_run_once_the_new_one_records() -> Non
 
 
 def _add_run(
-    instance: dg.DagsterInstance, run_id: str, status: dg.DagsterRunStatus, launched: datetime
+    instance: dg.DagsterInstance,
+    run_id: str,
+    status: dg.DagsterRunStatus,
+    launched: datetime,
+    group: str = "default",
 ) -> None:
     instance.add_run(
         dg.DagsterRun(
             job_name="recorder",
             run_id=run_id,
             status=status,
-            tags={ROLE_TAG: ROLE, LAUNCHED_AT_TAG: launched.isoformat()},
+            tags={ROLE_TAG: ROLE, GROUP_TAG: group, LAUNCHED_AT_TAG: launched.isoformat()},
         )
     )
 
@@ -97,7 +108,7 @@ def test_sensor_launches_once_relaunches_after_failure_and_rotates(
     result = _tick(instance, tmp_path)
     assert len(result.run_requests) == 1
     request = result.run_requests[0]
-    assert request.tags[ROLE_TAG] == ROLE and request.run_key == "recorder-first"
+    assert request.tags[ROLE_TAG] == ROLE and request.run_key == "recorder-default-first"
 
     # The requested run exists and is recording: the next tick launches nothing.
     _add_run(instance, "run-1", dg.DagsterRunStatus.STARTED, now - timedelta(minutes=10))
@@ -107,14 +118,14 @@ def test_sensor_launches_once_relaunches_after_failure_and_rotates(
     # It fails: relaunched, keyed by the run it replaces.
     instance.report_run_failed(instance.get_run_by_id("run-1"))
     again = _tick(instance, tmp_path)
-    assert [r.run_key for r in again.run_requests] == ["recorder-after-run-1"]
+    assert [r.run_key for r in again.run_requests] == ["recorder-default-after-run-1"]
 
     # A run older than the rotation period gets a successor; the old one is asked to stop
     # only once the new one records.
     _add_run(instance, "run-2", dg.DagsterRunStatus.STARTED, now - timedelta(hours=25))
     write_state(tmp_path, _state("run-2", beat=now))
     rotation = _tick(instance, tmp_path)
-    assert [r.run_key for r in rotation.run_requests] == ["recorder-rotate-run-2"]
+    assert [r.run_key for r in rotation.run_requests] == ["recorder-default-rotate-run-2"]
     assert rotation.run_requests[0].tags["pige/rotates"] == "run-2"
     _add_run(instance, "run-3", dg.DagsterRunStatus.STARTED, now - timedelta(seconds=40))
     write_state(tmp_path, _state("run-3", beat=now, status="starting", started=now - timedelta(seconds=30)))

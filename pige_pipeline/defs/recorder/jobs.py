@@ -1,10 +1,12 @@
-"""`recorder`: one long-running run that records every enabled station until it is rotated or stopped."""
+"""`recorder`: one long-running run that records one recorder group's stations until rotated or stopped."""
 
 import dagster as dg
+from pydantic import Field
 
 from pige_pipeline.defs.resources import PigeResource
 from pige_pipeline.recorder.core import Recorder, RecorderConfig
-from pige_pipeline.recorder.supervisor import ROLE, ROLE_TAG
+from pige_pipeline.recorder.groups import describe, parse_groups
+from pige_pipeline.recorder.supervisor import GROUP_TAG, ROLE, ROLE_TAG
 
 
 class RecorderRunConfig(dg.Config):
@@ -13,11 +15,26 @@ class RecorderRunConfig(dg.Config):
     segment_seconds: int = 3600
     backoff_max_s: float = 5.0
     icy: bool = True
+    groups: list[str] | None = Field(
+        None,
+        description="Recorder groups to record. Unset or empty: the run's pige/recorder_group tag (set "
+        "by recorder_supervisor), or every station when the run has no such tag.",
+    )
 
 
-@dg.op(description="Record every enabled station of stations.yaml into hourly chunks until stopped.")
+def run_groups(configured: list[str] | None, tag: str | None) -> frozenset[str] | None:
+    """The groups a recorder run records: its op config, else its group tag, else all (None)."""
+    if configured:
+        return parse_groups(",".join(configured))
+    return parse_groups(tag)
+
+
+@dg.op(
+    description="Record the enabled stations of this run's recorder group into hourly chunks until stopped."
+)
 def record_stations(context: dg.OpExecutionContext, config: RecorderRunConfig, pige: PigeResource) -> None:
     settings = pige.settings()
+    groups = run_groups(config.groups, context.run.tags.get(GROUP_TAG))
     recorder = Recorder(
         settings.data_root,
         settings.stations_file,
@@ -26,10 +43,10 @@ def record_stations(context: dg.OpExecutionContext, config: RecorderRunConfig, p
         ),
         recorder_id=context.run_id,
         run_id=context.run_id,
-        on_event=lambda message: (context.log.error if message.startswith("error") else context.log.info)(
-            message
-        ),
+        on_event=lambda message: _log(context, message),
+        groups=groups,
     )
+    context.log.info(f"recording {describe(groups)}")
     # Termination (rotation, cancel) interrupts the wait inside run(); its `finally` closes every
     # station's current chunk cleanly before the run ends.
     stats = recorder.run()
@@ -39,6 +56,7 @@ def record_stations(context: dg.OpExecutionContext, config: RecorderRunConfig, p
     }
     context.add_output_metadata(
         {
+            "groups": describe(groups),
             "stations": len(stats),
             "chunks": sum(st.segments for st in stats.values()),
             "recorded_hours": round(sum(st.seconds for st in stats.values()) / 3600, 3),
@@ -54,9 +72,13 @@ def _log(context: dg.OpExecutionContext, message: str) -> None:
 
 
 @dg.job(
-    description="Record all stations 24/7 (kept alive and rotated by `recorder_supervisor`).",
+    description="Record stations 24/7, one run per recorder group (kept alive and rotated by "
+    "`recorder_supervisor`).",
     # No run-monitoring max runtime: the recorder runs for days on purpose.
     tags={ROLE_TAG: ROLE, "dagster/max_runtime": "0"},
+    # The recorder must run in the process that launched it, whatever executor the processing jobs use
+    # (multiprocess, Celery): its ffmpegs and heartbeat belong to this run's process.
+    executor_def=dg.in_process_executor,
 )
 def recorder() -> None:
     record_stations()

@@ -7,6 +7,15 @@ keeps the old inode (a complete snapshot) until it reconnects. A lock file seria
 
 Paths inside views are absolute (resolved at build time), so the database works from any client and
 any working directory. Moving the data root means rebuilding (`pige analytics rebuild`).
+
+A rebuild is incremental when it can be: the new file starts as a copy of the live one, and only what
+changed since that build is read again. The database records the compacted day files it was built
+from (`_day_files`) and the gap log files it parsed (`_gap_files`); the stitched tables (plays, silence
+and dead-air events) are re-stitched for the changed days plus enough neighbouring days that no event
+crosses the edge of what is redone (see `regions`), so they equal a full rebuild's. Views, stations,
+catalogue and counts are recreated every time (they cost little). A full rebuild is made when asked
+for, when there is no previous database, or when it was built by another schema version or for
+another data root.
 """
 
 from __future__ import annotations
@@ -14,11 +23,12 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -32,6 +42,9 @@ from pige_pipeline.analytics.compaction import (
     compacted_root,
     hourly_assets,
 )
+from pige_pipeline.analytics.gap_table import refresh_gaps
+from pige_pipeline.analytics.manifest import DayFile, ManifestDiff, diff, list_day_files
+from pige_pipeline.analytics.regions import ONE_DAY, DayRange, base_days, extend_keys, runs
 from pige_pipeline.analytics.schemas import (
     ASSET_SCHEMAS,
     CATALOGUE_COLUMNS,
@@ -44,11 +57,14 @@ from pige_pipeline.analytics.stitching import (
     play_segments_joinable,
     play_segments_surely_joinable_sql,
 )
-from pige_pipeline.gaps import Gap
 from pige_pipeline.settings import PigeSettings
 from pige_pipeline.stations import StationsFileError, load_stations
 
 DB_NAME = "analytics.duckdb"
+
+# Raise when a table's definition, the stitching rule or the row checks change: a database built by
+# another version is rebuilt in full instead of patched.
+SCHEMA_VERSION = 2
 
 # Tables the rebuild materialises; everything else is a view over Parquet (`play_segments` is a view
 # over `airplay_events` and `play_links`).
@@ -57,6 +73,23 @@ TABLES = ("stations", "catalogue", "gaps", "plays", "play_links", "silence_event
 
 class AnalyticsNotBuiltError(FileNotFoundError):
     """The analytics database has not been built yet for this data root."""
+
+
+@dataclass
+class TableRefresh:
+    """How one stitched table was brought up to date, and how much of the history that took."""
+
+    table: str
+    source: str  # the asset its pieces come from
+    full: bool  # re-stitched from every day (a full build, or the fallback below)
+    reason: str = ""  # why a full re-stitch, in an incremental build
+    days: int = 0  # day files of the source now
+    changed_days: int = 0  # days whose compacted file is new, rewritten or removed since the last build
+    ranges: list[DayRange] = field(default_factory=list)  # [start, end) days re-stitched for every key
+    days_restitched: int = 0  # the days in `ranges` (every day in a full re-stitch)
+    extended: dict[str, list[date]] = field(default_factory=dict)  # key -> further days, for some keys
+    tracks: int = 0  # plays: tracks whose catalogue entry changed, re-stitched on every day
+    pieces: int = 0  # source rows stitched
 
 
 @dataclass
@@ -71,6 +104,15 @@ class RebuildResult:
     compaction: list[CompactionResult] = field(default_factory=list)
     problems: list[dict[str, str]] = field(default_factory=list)
     phases: dict[str, float] = field(default_factory=dict)  # wall seconds per step, in order
+    mode: str = "full"  # "full" | "incremental"
+    reason: str = ""  # why this build was full
+    refreshes: dict[str, TableRefresh] = field(default_factory=dict)
+    gap_files_parsed: int = 0
+
+    @property
+    def days_restitched(self) -> int:
+        """Days re-stitched, summed over the stitched tables (each table's whole history in a full build)."""
+        return sum(r.days_restitched for r in self.refreshes.values())
 
 
 class _Laps:
@@ -138,29 +180,64 @@ def _duckdb_type(con: duckdb.DuckDBPyConnection, dtype: pa.DataType) -> str:
         con.unregister("_probe")
 
 
+# Assets whose pieces are stitched into tables, and the table each feeds.
+STITCHED_SOURCES = {
+    "airplay_events": "plays",
+    "silences": "silence_events",
+    "dead_air_alerts": "dead_air_events",
+}
+
+
+def _src(asset: str) -> str:
+    """The internal view of a stitched source: the asset's view plus `filename`, to read some days only."""
+    return _ident(f"_src_{asset}")
+
+
 def _asset_view(con: duckdb.DuckDBPyConnection, name: str, glob: str, problems: list[dict[str, str]]) -> None:
     source = f"read_parquet({_q(glob)}, hive_partitioning = false, union_by_name = true)"
+    # DuckDB skips the files a `filename` condition rules out, so the stitched sources also get a
+    # view that can be narrowed to a few days.
+    src_source = source[:-1] + ", filename = true)"
     con.execute(f"CREATE VIEW {_ident(name)} AS SELECT * FROM {source}")
     schema = ASSET_SCHEMAS.get(name)
-    if schema is None:
-        return
-    present = {row[0] for row in con.execute(f"DESCRIBE {_ident(name)}").fetchall()}
-    missing = [f for f in schema if f.name not in present]
-    if not missing:
-        return
-    # Reports query the documented core columns; a file set without one still gets a view, padded
-    # with NULLs, and the gap is reported so the owning domain can fix its schema.
-    pads = ", ".join(f"CAST(NULL AS {_duckdb_type(con, f.type)}) AS {_ident(f.name)}" for f in missing)
-    con.execute(f"CREATE OR REPLACE VIEW {_ident(name)} AS SELECT *, {pads} FROM {source}")
-    problems.append(
-        {
-            "asset": name,
-            "station": "",
-            "hour": "",
-            "problem": f"{name}: core columns missing from its Parquet files: "
-            f"{', '.join(f.name for f in missing)} (see docs/architecture.md); they read as NULL",
-        }
-    )
+    pads = ""
+    if schema is not None:
+        present = {row[0] for row in con.execute(f"DESCRIBE {_ident(name)}").fetchall()}
+        missing = [f for f in schema if f.name not in present]
+        if missing:
+            # Reports query the documented core columns; a file set without one still gets a view,
+            # padded with NULLs, and the gap is reported so the owning domain can fix its schema.
+            pads = ", " + ", ".join(
+                f"CAST(NULL AS {_duckdb_type(con, f.type)}) AS {_ident(f.name)}" for f in missing
+            )
+            con.execute(f"CREATE OR REPLACE VIEW {_ident(name)} AS SELECT *{pads} FROM {source}")
+            problems.append(
+                {
+                    "asset": name,
+                    "station": "",
+                    "hour": "",
+                    "problem": f"{name}: core columns missing from its Parquet files: "
+                    f"{', '.join(f.name for f in missing)} (see docs/architecture.md); they read as NULL",
+                }
+            )
+    if name in STITCHED_SOURCES:
+        con.execute(f"CREATE VIEW {_src(name)} AS SELECT *{pads} FROM {src_source}")
+
+
+def _drop_rebuilt_objects(con: duckdb.DuckDBPyConnection) -> None:
+    """In a copied database, drop what every build recreates (views, small tables, build_info)."""
+    for (name,) in con.execute(
+        "SELECT view_name FROM duckdb_views() WHERE NOT internal AND NOT temporary AND schema_name = 'main'"
+    ).fetchall():
+        con.execute(f"DROP VIEW IF EXISTS {_ident(name)}")
+    for (name,) in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND schema_name = 'main' "
+        "AND starts_with(table_name, '_empty_')"
+    ).fetchall():
+        con.execute(f"DROP TABLE {_ident(name)}")
+    for name in ("stations", "problems", "build_info", "_catalogue_previous"):
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+    con.execute("ALTER TABLE catalogue RENAME TO _catalogue_previous")
 
 
 def _create_views(
@@ -180,6 +257,11 @@ def _create_views(
             views[asset] = "parquet"
         else:
             _empty_relation(con, asset, ASSET_SCHEMAS.get(asset, pa.schema([("station", pa.string())])))
+            if asset in STITCHED_SOURCES:
+                con.execute(
+                    f"CREATE VIEW {_src(asset)} AS SELECT *, CAST(NULL AS VARCHAR) AS filename "
+                    f"FROM {_ident(asset)}"
+                )
             views[asset] = "empty"
     processed = compacted_root(data_root).resolve() / "_processed"
     if processed.is_dir() and next(processed.glob("*/*/*/*.parquet"), None) is not None:
@@ -299,83 +381,37 @@ def _load_catalogue(
     return known
 
 
-def _load_gaps(
-    con: duckdb.DuckDBPyConnection, data_root: Path, now: datetime, problems: list[dict[str, str]]
-) -> None:
-    latest: dict[tuple[str, datetime], Gap] = {}
-    root = data_root / "recorder" / "gaps"
-    for path in sorted(root.glob("*/*.jsonl")) if root.is_dir() else []:
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                gap = Gap.from_json(line)
-            except (ValueError, KeyError, TypeError) as exc:
-                problems.append(
-                    {
-                        "asset": "gaps",
-                        "station": path.parent.name,
-                        "hour": "",
-                        "problem": f"{path}:{number}: not a gap record ({exc}); the line is skipped",
-                    }
-                )
-                continue
-            latest[(gap.station, gap.start)] = gap
-    rows = [
-        {
-            "station": g.station,
-            "start": g.start,
-            "end": g.end,
-            "open": g.end is None,
-            "end_or_now": g.end or now,
-            "duration_s": ((g.end or now) - g.start).total_seconds(),
-            "cause": g.cause,
-            "detail": g.detail,
-        }
-        for g in latest.values()
-    ]
-    ts = pa.timestamp("us", tz="UTC")
-    schema = pa.schema(
-        [
-            ("station", pa.string()),
-            ("start", ts),
-            ("end", ts),
-            ("open", pa.bool_()),
-            ("end_or_now", ts),
-            ("duration_s", pa.float64()),
-            ("cause", pa.string()),
-            ("detail", pa.string()),
-        ]
-    )
-    con.register("_gaps", pa.Table.from_pylist(rows, schema=schema))
-    con.execute("CREATE TABLE gaps AS SELECT * FROM _gaps ORDER BY station, start")
-    con.unregister("_gaps")
-
-
 _UTC_DAY = "CAST(timezone('UTC', {col}) AS DATE)"
 
 
-def _reject(con: duckdb.DuckDBPyConnection, asset: str, id_sql: str, checks: list[tuple[str, str]]) -> str:
-    """Record rows failing `checks` (SQL condition, reason) as problems; returns the WHERE for good rows."""
+def _good(checks: list[tuple[str, str]]) -> str:
+    """The WHERE condition of rows passing `checks` (SQL condition that rejects, reason)."""
+    return " AND ".join(f"NOT coalesce({condition}, true)" for condition, _ in checks) or "true"
+
+
+def _reject(
+    con: duckdb.DuckDBPyConnection, asset: str, id_sql: str, checks: list[tuple[str, str]], where: str
+) -> None:
+    """Record the rows of `asset` matching `where` that fail `checks` in `_rejected_rows`."""
     if not checks:
-        return "true"
+        return
     reasons = ", ".join(f"CASE WHEN {condition} THEN {_q(reason)} END" for condition, reason in checks)
     # One scan of the asset for every check: a year of airplay_events is 6.9 M rows.
     con.execute(
         f"""
-        INSERT INTO problems
-        SELECT {_q(asset)}, coalesce(station, ''), coalesce(CAST(hour AS VARCHAR), ''),
+        INSERT INTO _rejected_rows
+        SELECT {_q(asset)}, filename, coalesce(station, ''), coalesce(CAST(hour AS VARCHAR), ''),
                {_q(asset)} || ' row ' || coalesce(CAST(_id AS VARCHAR), '?') || ' of station '
                || coalesce(station, '?') || ' at ' || coalesce(CAST(hour AS VARCHAR), '?') || ': '
                || _reason || '; re-run that hour to fix it'
         FROM (
-            SELECT station, hour, {id_sql} AS _id, unnest([{reasons}]) AS _reason
-            FROM {_ident(asset)} WHERE {" OR ".join(f"({condition})" for condition, _ in checks)}
+            SELECT filename, station, hour, {id_sql} AS _id, unnest([{reasons}]) AS _reason
+            FROM {_src(asset)}
+            WHERE ({where}) AND ({" OR ".join(f"({condition})" for condition, _ in checks)})
         )
         WHERE _reason IS NOT NULL
         """
     )
-    return " AND ".join(f"NOT coalesce({condition}, true)" for condition, _ in checks)
 
 
 _SPAN_CHECKS = [
@@ -385,19 +421,41 @@ _SPAN_CHECKS = [
 ]
 
 
-def _build_plays(con: duckdb.DuckDBPyConnection) -> None:
-    good = _reject(
-        con,
-        "airplay_events",
-        "play_id",
-        [*_SPAN_CHECKS, ("track_id IS NULL", "track_id is empty")],
-    )
+@dataclass(frozen=True)
+class _Scope:
+    """Which pieces a stitching pass reads, and which rows of its tables they replace.
+
+    `pieces` is a SQL condition on the source view's rows (aliased `s`). `replace` is a condition on
+    a table's rows (aliased `t`, `{day}` standing for the UTC day an event or piece starts on) to
+    delete before inserting the new ones; None creates the tables afresh (a full pass).
+    """
+
+    pieces: str = "true"
+    replace: str | None = None
+
+
+def _write(
+    con: duckdb.DuckDBPyConnection, table: str, query: str, replace: str | None, day: str = "t.day"
+) -> None:
+    """Create `table` from `query`, or delete its `replace` rows and insert the query's rows instead."""
+    if replace is None:
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS {query}")
+    else:
+        con.execute(f"DELETE FROM {table} AS t WHERE {replace.format(day=day)}")
+        con.execute(f"INSERT INTO {table} BY NAME {query}")
+
+
+_PLAY_CHECKS = [*_SPAN_CHECKS, ("track_id IS NULL", "track_id is empty")]
+
+
+def _build_plays(con: duckdb.DuckDBPyConnection, scope: _Scope) -> int:
+    """Stitch the pieces in `scope` into `plays` and `play_links`; returns the pieces read."""
     con.execute(
         f"""
         CREATE TEMP VIEW _play_src AS
         SELECT station, hour, play_id, track_id, title, artist, isrc, start, "end", duration_s,
                ref_offset_s, score, confidence
-        FROM airplay_events WHERE {good}
+        FROM {_src("airplay_events")} AS s WHERE {_good(_PLAY_CHECKS)} AND ({scope.pieces})
         """
     )
     assign_events(
@@ -410,6 +468,7 @@ def _build_plays(con: duckdb.DuckDBPyConnection) -> None:
         surely_joinable_sql=play_segments_surely_joinable_sql(),
         tiebreak=["ref_offset_s", "play_id"],
     )
+    pieces = con.execute("SELECT count(*) FROM _play_seg").fetchone()[0]
     rights = ", ".join(f"c.{c}" for c in RIGHTS_HOLDER_COLUMNS)
     day = _UTC_DAY.format(col="p.start")
     con.execute(
@@ -426,9 +485,10 @@ def _build_plays(con: duckdb.DuckDBPyConnection) -> None:
         """
     )
     # A lone piece is a whole play (95% of them): only plays of several pieces were grouped.
-    con.execute(
+    _write(
+        con,
+        "plays",
         f"""
-        CREATE TABLE plays AS
         WITH events AS (
             SELECT play_id, station, track_id, title, artist, isrc, start, "end",
                    duration_s AS seconds, 1::BIGINT AS segments, score, confidence
@@ -443,77 +503,90 @@ def _build_plays(con: duckdb.DuckDBPyConnection) -> None:
                {day} AS day, CAST(date_trunc('month', {day}) AS DATE) AS month,
                {rights}
         FROM events p LEFT JOIN catalogue c ON c.track_id = p.track_id
-        """
+        """,
+        scope.replace,
     )
     # Only the pieces of plays in several pieces need their play named; `play_segments` is a view
     # that gives every other piece its own play_id, so the 6.9 M pieces of a year are not copied.
-    con.execute(
+    _write(
+        con,
+        "play_links",
         """
-        CREATE TABLE play_links AS
         SELECT s.station, s.track_id, s.start, s."end", s.play_id AS segment_play_id,
                any_value(m.play_id) AS play_id
         FROM _play_seg s JOIN _play_multi m USING (station, track_id, island, sub)
         WHERE NOT s.alone
         GROUP BY ALL
-        """
+        """,
+        scope.replace,
+        day=_UTC_DAY.format(col="t.start"),
     )
+    drop_events(con, "_play_seg")
+    con.execute("DROP TABLE _play_multi; DROP VIEW _play_src")
+    return pieces
+
+
+def _create_play_segments_view(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"""
         CREATE VIEW play_segments AS
         SELECT e.station, e.hour, e.play_id AS segment_play_id, coalesce(l.play_id, e.play_id) AS play_id,
                e.track_id, e.start, e."end", e.duration_s
-        FROM (SELECT * FROM airplay_events WHERE {good}) e
+        FROM (SELECT * FROM airplay_events WHERE {_good(_PLAY_CHECKS)}) e
         LEFT JOIN play_links l
             ON l.station = e.station AND l.track_id = e.track_id AND l.start = e.start
             AND l."end" = e."end" AND l.segment_play_id IS NOT DISTINCT FROM e.play_id
         """
     )
-    drop_events(con, "_play_seg")
-    con.execute("DROP TABLE _play_multi; DROP VIEW _play_src")
 
 
-def _build_silences(con: duckdb.DuckDBPyConnection) -> None:
-    good = _reject(con, "silences", "start", _SPAN_CHECKS)
+def _build_silences(con: duckdb.DuckDBPyConnection, scope: _Scope) -> int:
     con.execute(
         f"""
         CREATE TEMP VIEW _sil_src AS
-        SELECT station, start, "end", duration_s, level_db, kind FROM silences WHERE {good}
+        SELECT station, start, "end", duration_s, level_db, kind FROM {_src("silences")} AS s
+        WHERE {_good(_SPAN_CHECKS)} AND ({scope.pieces})
         """
     )
     assign_events(con, "_sil_src", ["station"], "_sil_seg")
+    pieces = con.execute("SELECT count(*) FROM _sil_seg").fetchone()[0]
     day = _UTC_DAY.format(col="min(start)")
-    con.execute(
+    _write(
+        con,
+        "silence_events",
         f"""
-        CREATE TABLE silence_events AS
         SELECT station, min(start) AS start, max("end") AS "end",
                sum(duration_s) AS duration_s, arg_max(kind, duration_s) AS kind,
                max(level_db) AS level_db, count(*) AS segments, {day} AS day
         FROM _sil_seg GROUP BY station, island, sub
-        """
+        """,
+        scope.replace,
     )
     drop_events(con, "_sil_seg")
     con.execute("DROP VIEW _sil_src")
+    return pieces
 
 
 _SEVERITY_RANK = "CASE severity WHEN 'critical' THEN 3 WHEN 'warning' THEN 2 WHEN 'info' THEN 1 ELSE 0 END"
 
 
-def _build_dead_air(con: duckdb.DuckDBPyConnection) -> None:
-    good = _reject(con, "dead_air_alerts", "alert_id", _SPAN_CHECKS)
+def _build_dead_air(con: duckdb.DuckDBPyConnection, scope: _Scope) -> int:
     con.execute(
         f"""
         CREATE TEMP VIEW _da_src AS
         SELECT station, alert_id, start, "end", duration_s, severity,
                classification, confidence, explanation, classifier, notified_at, notification_status,
                {_SEVERITY_RANK} AS severity_rank
-        FROM dead_air_alerts WHERE {good}
+        FROM {_src("dead_air_alerts")} AS s WHERE {_good(_SPAN_CHECKS)} AND ({scope.pieces})
         """
     )
     assign_events(con, "_da_src", ["station"], "_da_seg")
+    pieces = con.execute("SELECT count(*) FROM _da_seg").fetchone()[0]
     day = _UTC_DAY.format(col="min(start)")
-    con.execute(
+    _write(
+        con,
+        "dead_air_events",
         f"""
-        CREATE TABLE dead_air_events AS
         SELECT station, arg_min(alert_id, start) AS alert_id,
                string_agg(DISTINCT alert_id, ',' ORDER BY alert_id) AS alert_ids,
                min(start) AS start, max("end") AS "end", sum(duration_s) AS duration_s,
@@ -530,10 +603,237 @@ def _build_dead_air(con: duckdb.DuckDBPyConnection) -> None:
                         arg_min(notification_status, start)) AS notification_status,
                count(*) AS segments, {day} AS day
         FROM _da_seg GROUP BY station, island, sub
-        """
+        """,
+        scope.replace,
     )
     drop_events(con, "_da_seg")
     con.execute("DROP VIEW _da_src")
+    return pieces
+
+
+@dataclass(frozen=True)
+class _Family:
+    """A stitched table family: its source asset, stitching key, row checks and builder."""
+
+    table: str
+    source: str
+    key: tuple[str, ...]
+    id_sql: str
+    checks: list[tuple[str, str]]
+    build: Callable[[duckdb.DuckDBPyConnection, _Scope], int]
+    max_gap: timedelta = timedelta(seconds=1)  # `assign_events`' default, which every builder uses
+
+
+_FAMILIES = (
+    _Family("plays", "airplay_events", ("station", "track_id"), "play_id", _PLAY_CHECKS, _build_plays),
+    _Family("silence_events", "silences", ("station",), "start", _SPAN_CHECKS, _build_silences),
+    _Family("dead_air_events", "dead_air_alerts", ("station",), "alert_id", _SPAN_CHECKS, _build_dead_air),
+)
+
+
+def _in_files(paths: list[str]) -> str:
+    """A `filename` condition DuckDB uses to skip the other files."""
+    return f"filename IN ({', '.join(_q(p) for p in paths)})" if paths else "false"
+
+
+def _record_day_files(
+    con: duckdb.DuckDBPyConnection, family: _Family, files: list[DayFile], where: str
+) -> None:
+    """Add `files` to `_day_files` with the time bounds of their good rows (`where` selects them)."""
+    if not files:
+        return
+    bounds = {
+        path: (low, high)
+        for path, low, high in con.execute(
+            f"""
+            SELECT filename, min(start), max("end") FROM {_src(family.source)}
+            WHERE ({where}) AND {_good(family.checks)} GROUP BY filename
+            """
+        ).fetchall()
+    }
+    rows = []
+    for f in files:
+        low, high = bounds.get(f.path, (None, None))
+        # Pieces outside their file's day would let an event cross a midnight the day-by-day plan
+        # cannot see: such a source is re-stitched in full until the day is fixed.
+        misplaced = f.day is None or (
+            low is not None
+            and (
+                low < datetime.combine(f.day, datetime.min.time(), UTC)
+                or high > datetime.combine(f.day + ONE_DAY, datetime.min.time(), UTC)
+            )
+        )
+        rows.append((family.source, f.path, f.day, f.size, f.mtime_ns, low, high, misplaced))
+    con.executemany("INSERT INTO _day_files VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+def _crossing_keys(con: duckdb.DuckDBPyConnection, family: _Family, before: str, after: str) -> set[tuple]:
+    """Keys with an island from the last pieces of file `before` into the first pieces of `after`."""
+    keys = ", ".join(_ident(k) for k in family.key)
+    gap_us = int(family.max_gap / timedelta(microseconds=1))
+    good = _good(family.checks)
+    return set(
+        con.execute(
+            f"""
+            SELECT {keys} FROM
+                (SELECT {keys}, max(epoch_us("end")) AS e FROM {_src(family.source)}
+                 WHERE filename = {_q(before)} AND {good} GROUP BY ALL) p
+            JOIN
+                (SELECT {keys}, min(epoch_us(start)) AS s FROM {_src(family.source)}
+                 WHERE filename = {_q(after)} AND {good} GROUP BY ALL) n
+            USING ({keys})
+            WHERE n.s - p.e <= {gap_us}
+            """
+        ).fetchall()
+    )
+
+
+def _days_sql(days: list[date]) -> str:
+    """A condition on `{day}` (see `_Scope`): the day is one of `days`."""
+    if not days:
+        return "false"
+    return "{day} IN (" + ", ".join(f"DATE '{d.isoformat()}'" for d in sorted(days)) + ")"
+
+
+def _refresh_family(
+    con: duckdb.DuckDBPyConnection,
+    data_root: Path,
+    family: _Family,
+    incremental: bool,
+    changed_tracks: int,
+) -> TableRefresh:
+    """Bring one stitched table (and its source's rejected rows and day files) up to date."""
+    now_files = list_day_files(data_root, family.source)
+    refresh = TableRefresh(family.table, family.source, full=not incremental, days=len(now_files))
+    previous: dict[str, DayFile] = {}
+    was_misplaced = False
+    if incremental:
+        for path, day, size, mtime_ns, misplaced in con.execute(
+            "SELECT path, day, size, mtime_ns, misplaced FROM _day_files WHERE asset = ?", [family.source]
+        ).fetchall():
+            previous[path] = DayFile(path, day, size, mtime_ns)
+            was_misplaced = was_misplaced or misplaced
+    changes: ManifestDiff = diff(previous, now_files)
+    stale = changes.changed_paths + changes.removed_paths
+    if stale:
+        con.execute(
+            "DELETE FROM _day_files WHERE asset = ? AND list_contains(?, path)", [family.source, stale]
+        )
+    fresh = [now_files[p] for p in changes.changed_paths]
+    _record_day_files(con, family, fresh, "true" if not incremental else _in_files(changes.changed_paths))
+    refresh.changed_days = len(changes.changed_days)
+    if incremental:
+        misplaced_now = con.execute(
+            "SELECT list(path) FROM _day_files WHERE asset = ? AND misplaced", [family.source]
+        ).fetchone()[0]
+        if was_misplaced or misplaced_now:
+            refresh.full = True
+            refresh.reason = (
+                f"{family.source} has pieces outside their file's UTC day "
+                f"({', '.join((misplaced_now or ['in the previous build'])[:3])})"
+            )
+    # Rejected rows are judged row by row: only the changed files' are redone.
+    if refresh.full:
+        con.execute("DELETE FROM _rejected_rows WHERE asset = ?", [family.source])
+        _reject(con, family.source, family.id_sql, family.checks, "true")
+    elif stale:
+        con.execute(
+            "DELETE FROM _rejected_rows WHERE asset = ? AND list_contains(?, path)", [family.source, stale]
+        )
+        _reject(con, family.source, family.id_sql, family.checks, _in_files(changes.changed_paths))
+    if refresh.full:
+        refresh.pieces = family.build(con, _Scope(replace=None))
+        refresh.days_restitched = len(now_files)
+        return refresh
+    if not changes.empty:
+        by_day = {f.day: f.path for f in now_files.values() if f.day is not None}
+        dated = [f.day for f in [*previous.values(), *now_files.values()] if f.day is not None]
+
+        def crossing(day: date) -> set[tuple]:
+            before, after = by_day.get(day - ONE_DAY), by_day.get(day)
+            return _crossing_keys(con, family, before, after) if before and after else set()
+
+        base = base_days(changes.changed_days, min(dated), max(dated))
+        extended = extend_keys(base, crossing)
+        refresh.ranges = runs(base)
+        refresh.days_restitched = len(base)
+        refresh.extended = {"/".join(map(str, k)): sorted(v) for k, v in extended.items()}
+        files = [by_day[d] for d in sorted(base) if d in by_day]
+        # Some keys also take a few more days: (key..., day, path) rows, matched on key and file.
+        key_days = [(*k, d, by_day[d]) for k, days in extended.items() for d in days if d in by_day]
+        columns = list(zip(*key_days, strict=True)) if key_days else [[] for _ in range(len(family.key) + 2)]
+        con.register(
+            "_extended_arrow",
+            pa.table(
+                {
+                    **{k: pa.array(columns[i], pa.string()) for i, k in enumerate(family.key)},
+                    "day": pa.array(columns[-2], pa.date32()),
+                    "path": pa.array(columns[-1], pa.string()),
+                }
+            ),
+        )
+        con.execute("CREATE OR REPLACE TEMP TABLE _extended AS SELECT * FROM _extended_arrow")
+        con.unregister("_extended_arrow")
+        match = " AND ".join(f"e.{_ident(k)} = {{alias}}.{_ident(k)}" for k in family.key)
+        pieces = (
+            f"{_in_files(sorted(set(files) | {row[-1] for row in key_days}))} AND ({_in_files(files)} "
+            f"OR EXISTS (SELECT 1 FROM _extended e WHERE {match.format(alias='s')} AND e.path = s.filename))"
+        )
+        replace = (
+            f"{_days_sql(sorted(base))} OR EXISTS (SELECT 1 FROM _extended e "
+            f"WHERE {match.format(alias='t')} AND e.day = {{day}})"
+        )
+        refresh.pieces = family.build(con, _Scope(pieces=pieces, replace=replace))
+        con.execute("DROP TABLE _extended")
+    if family.table == "plays" and changed_tracks:
+        # Plays carry catalogue columns: a track whose entry changed is re-stitched on every day. The
+        # stitching key includes the track, so its plays are independent of every other track's.
+        refresh.tracks = changed_tracks
+        in_tracks = "track_id IN (SELECT track_id FROM _changed_tracks)"
+        refresh.pieces += family.build(con, _Scope(pieces=in_tracks, replace=in_tracks))
+    return refresh
+
+
+def _changed_tracks(con: duckdb.DuckDBPyConnection) -> int:
+    """`_changed_tracks`: tracks whose catalogue columns used by `plays` differ from the last build's."""
+    columns = ", ".join(["track_id", "title", "artist", "isrc", *RIGHTS_HOLDER_COLUMNS])
+    con.execute(
+        f"""
+        CREATE TEMP TABLE _changed_tracks AS
+        SELECT DISTINCT track_id FROM (
+            (SELECT {columns} FROM catalogue EXCEPT SELECT {columns} FROM _catalogue_previous)
+            UNION ALL
+            (SELECT {columns} FROM _catalogue_previous EXCEPT SELECT {columns} FROM catalogue)
+        )
+        """
+    )
+    con.execute("DROP TABLE _catalogue_previous")
+    return con.execute("SELECT count(*) FROM _changed_tracks").fetchone()[0]
+
+
+def _copy_database(source: Path, target: Path) -> None:
+    """A reflink where the filesystem has them (btrfs, XFS: no data copied), else a byte copy."""
+    ficlone = 0x40049409  # linux/fs.h FICLONE
+    with open(source, "rb") as src, open(target, "wb") as dst:
+        try:
+            fcntl.ioctl(dst.fileno(), ficlone, src.fileno())
+            return
+        except OSError:
+            pass
+    shutil.copyfile(source, target)
+
+
+def _previous_build(con: duckdb.DuckDBPyConnection, data_root: Path) -> str | None:
+    """Why the copied database cannot be patched, or None when it can."""
+    try:
+        info = build_info(con)
+    except duckdb.Error:
+        return "the previous database has no build_info"
+    if info.get("schema_version") != SCHEMA_VERSION:
+        return f"the previous database has schema version {info.get('schema_version')}, not {SCHEMA_VERSION}"
+    if info.get("data_root_resolved") != str(data_root.resolve()):
+        return f"the previous database was built for {info.get('data_root')} (its views name those files)"
+    return None
 
 
 def rebuild(
@@ -546,7 +846,9 @@ def rebuild(
 ) -> RebuildResult:
     """Compact the hourly trees, build the database under a temporary name and swap it in.
 
-    `compact=False` uses the compacted tree as it is; `full=True` recompacts every day.
+    Incremental by default: the live database is copied and only what changed since it was built is
+    redone. `full=True` recompacts every day and builds the database from nothing; `compact=False`
+    uses the compacted tree as it is.
     """
     settings = settings or PigeSettings.from_env()
     data_root = settings.data_root
@@ -572,26 +874,60 @@ def rebuild(
         for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
             leftover.unlink(missing_ok=True)
         config = {"threads": threads} if threads else {}
-        con = duckdb.connect(str(tmp), config=config)
+        reason = "asked for" if full else "" if live.exists() else "no previous database"
+        con: duckdb.DuckDBPyConnection | None = None
+        if not reason:
+            # The live file is only ever replaced whole, never written: copying it gives the last build.
+            _copy_database(live, tmp)
+            try:
+                con = duckdb.connect(str(tmp), config=config)
+                reason = _previous_build(con, data_root) or ""
+            except duckdb.Error as exc:
+                reason = f"the previous database cannot be opened ({exc})"
+            if reason:
+                if con is not None:
+                    con.close()
+                    con = None
+                tmp.unlink(missing_ok=True)
+        incremental = not reason
+        if con is None:
+            con = duckdb.connect(str(tmp), config=config)
+        laps.lap("copy previous database")
+        refreshes: dict[str, TableRefresh] = {}
         try:
             con.execute("SET TimeZone = 'UTC'")
             # Tables are written from both cores in any row order: readers always say ORDER BY.
             con.execute("SET preserve_insertion_order = false")
-            con.execute(
-                "CREATE TABLE problems (asset VARCHAR, station VARCHAR, hour VARCHAR, problem VARCHAR)"
-            )
+            # The stitched sources are read several times per build (checks, day bounds, cuts).
+            con.execute("SET parquet_metadata_cache = true")
+            if incremental:
+                _drop_rebuilt_objects(con)
+            else:
+                con.execute(
+                    "CREATE TABLE _rejected_rows "
+                    "(asset VARCHAR, path VARCHAR, station VARCHAR, hour VARCHAR, problem VARCHAR)"
+                )
+                con.execute(
+                    "CREATE TABLE _day_files (asset VARCHAR, path VARCHAR, day DATE, size BIGINT, "
+                    "mtime_ns BIGINT, min_start TIMESTAMPTZ, max_end TIMESTAMPTZ, misplaced BOOLEAN)"
+                )
             views = _create_views(con, data_root, problems)
             _load_stations_table(con, settings, problems)
             known_rights = _load_catalogue(con, settings, problems)
-            _load_gaps(con, data_root, now, problems)
+            gap_files_parsed, gap_problems = refresh_gaps(con, data_root, now, incremental)
+            changed_tracks = _changed_tracks(con) if incremental else 0
             laps.lap("views, stations, catalogue, gaps")
-            _build_plays(con)
-            views["play_segments"] = "derived"  # airplay_events with their stitched play_id
-            laps.lap("plays")
-            _build_silences(con)
-            laps.lap("silence_events")
-            _build_dead_air(con)
-            laps.lap("dead_air_events")
+            for family in _FAMILIES:
+                refreshes[family.table] = _refresh_family(con, data_root, family, incremental, changed_tracks)
+                if family.table == "plays":
+                    _create_play_segments_view(con)
+                    views["play_segments"] = "derived"  # airplay_events with their stitched play_id
+                laps.lap(family.table)
+            con.execute(
+                "CREATE TABLE problems AS SELECT asset, station, hour, problem FROM _rejected_rows "
+                "ORDER BY asset, path, station, hour"
+            )
+            problems.extend(gap_problems)
             if problems:
                 con.register(
                     "_problems", pd.DataFrame(problems, columns=["asset", "station", "hour", "problem"])
@@ -603,6 +939,11 @@ def rebuild(
             info = {
                 "built_at": now.isoformat(),
                 "data_root": str(data_root),
+                "data_root_resolved": str(data_root.resolve()),
+                "schema_version": SCHEMA_VERSION,
+                "mode": "incremental" if incremental else "full",
+                "full_reason": reason,
+                "days_restitched": {name: r.days_restitched for name, r in refreshes.items()},
                 "rights_holder_columns": known_rights,
                 "views": views,
                 "tables": tables,
@@ -627,6 +968,10 @@ def rebuild(
         compaction=compaction,
         problems=problems,
         phases=laps.seconds,
+        mode="incremental" if incremental else "full",
+        reason=reason,
+        refreshes=refreshes,
+        gap_files_parsed=gap_files_parsed,
     )
 
 

@@ -192,7 +192,12 @@ def rebuild_command(
         bool, typer.Option("--no-compact", help="Use the compacted Parquet as it is (skip compaction).")
     ] = False,
     full: Annotated[
-        bool, typer.Option("--full", help="Recompact every day, not only days whose files changed.")
+        bool,
+        typer.Option(
+            "--full",
+            help="Recompact every day and build the database from nothing, instead of redoing only "
+            "what changed since the last build.",
+        ),
     ] = False,
     data_root: DataRootOption = None,
 ) -> None:
@@ -209,12 +214,22 @@ def rebuild_command(
                 f"compacted {c.asset}: {c.days_rewritten} day(s) rewritten from {c.files_read} files, "
                 f"{c.days_removed} removed, {c.seconds:.1f} s"
             )
+    for r in result.refreshes.values():
+        if r.full:
+            typer.echo(f"stitched {r.table}: all {r.days} days" + (f" ({r.reason})" if r.reason else ""))
+        elif r.days_restitched or r.tracks:
+            typer.echo(
+                f"stitched {r.table}: {r.days_restitched} of {r.days} days ({r.changed_days} changed), "
+                f"{len(r.extended)} key(s) a little further, {r.tracks} track(s) for catalogue changes"
+            )
     for problem in result.problems[:50]:
         typer.echo(f"skipped: {problem['problem']}", err=True)
     if len(result.problems) > 50:
         typer.echo(f"... and {len(result.problems) - 50} more (table `problems`)", err=True)
+    how = f"full: {result.reason}" if result.mode == "full" else "incremental"
     typer.echo(
-        f"{result.path} rebuilt in {result.seconds:.1f} s (compaction {result.compaction_seconds:.1f} s)"
+        f"{result.path} rebuilt in {result.seconds:.1f} s "
+        f"({how}; compaction {result.compaction_seconds:.1f} s)"
     )
 
 

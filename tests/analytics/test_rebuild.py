@@ -79,6 +79,7 @@ def test_compaction_is_incremental(synthetic_copy: tuple[Path, SyntheticData]) -
     assert list(unchanged.phases) == [
         "lock",
         "compaction",
+        "copy previous database",
         "views, stations, catalogue, gaps",
         "plays",
         "silence_events",

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import dagster as dg
 import pandas as pd
+import pydantic
 
 from pige_pipeline.analytics import rebuild
 from pige_pipeline.analytics.schemas import ASSET_SCHEMAS
@@ -11,6 +12,16 @@ from pige_pipeline.defs.resources import PigeResource
 
 # Every hour at :05, whatever arrived: the rebuild is incremental and cheap when little changed.
 ANALYTICS_CRON = "5 * * * *"
+
+
+class AnalyticsConfig(dg.Config):
+    """How to rebuild: incrementally from the live database (the default), or everything from nothing."""
+
+    full: bool = pydantic.Field(
+        default=False,
+        description="Recompact every day and build the database from nothing instead of patching the "
+        "previous one (after a file was edited in place, or to compare with an incremental build).",
+    )
 
 
 @dg.asset(
@@ -33,9 +44,13 @@ ANALYTICS_CRON = "5 * * * *"
         )
     ],
 )
-def analytics(context: dg.AssetExecutionContext, pige: PigeResource) -> dg.MaterializeResult:
+def analytics(
+    context: dg.AssetExecutionContext, config: AnalyticsConfig, pige: PigeResource
+) -> dg.MaterializeResult:
     """Compact the hourly trees, build `analytics.duckdb.tmp` and swap it in atomically."""
-    result = rebuild(pige.settings())
+    result = rebuild(pige.settings(), full=config.full)
+    if result.reason:
+        context.log.info(f"full rebuild: {result.reason}")
     for problem in result.problems[:20]:
         context.log.warning(problem["problem"])
     tables = pd.DataFrame(
@@ -54,6 +69,20 @@ def analytics(context: dg.AssetExecutionContext, pige: PigeResource) -> dg.Mater
             for c in result.compaction
         ]
     )
+    stitched = pd.DataFrame(
+        [
+            {
+                "table": r.table,
+                "full": r.full,
+                "changed_days": r.changed_days,
+                "days_restitched": r.days_restitched,
+                "keys_extended": len(r.extended),
+                "tracks": r.tracks,
+                "pieces": r.pieces,
+            }
+            for r in result.refreshes.values()
+        ]
+    )
     phases = pd.DataFrame(
         [{"step": step, "seconds": round(seconds, 2)} for step, seconds in result.phases.items()]
     )
@@ -62,11 +91,15 @@ def analytics(context: dg.AssetExecutionContext, pige: PigeResource) -> dg.Mater
         metadata={
             "path": dg.MetadataValue.path(str(result.path)),
             "seconds": round(result.seconds, 2),
+            "mode": result.mode,
+            "full_reason": result.reason or "",
+            "days_restitched": result.days_restitched,
             "compaction_seconds": round(result.compaction_seconds, 2),
             "plays": result.tables.get("plays", 0),
             "problems": len(result.problems),
             "preview": dg.MetadataValue.md(tables.to_markdown(index=False)),
             "phases": dg.MetadataValue.md(phases.to_markdown(index=False)),
+            "stitched": dg.MetadataValue.md(stitched.to_markdown(index=False)),
             "compaction": dg.MetadataValue.md(
                 compaction.to_markdown(index=False) if len(compaction) else "no hourly tree yet"
             ),

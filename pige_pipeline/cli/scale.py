@@ -130,7 +130,7 @@ def worker(
         typer.Option("--queues", help="Queues to take steps from: audio, speech (Whisper), or both."),
     ] = "audio,speech",
     concurrency: Annotated[
-        int, typer.Option("--concurrency", min=1, help="Steps at once (default: this machine's cores).")
+        int, typer.Option("--concurrency", min=0, help="Steps at once (default 0: one per core).")
     ] = 0,
     name: Annotated[
         str | None, typer.Option("--name", help="Worker name (default: pige-QUEUES-PID).")
@@ -140,7 +140,7 @@ def worker(
 ) -> None:
     """Start a Celery worker that runs station steps from Redis (PIGE_CELERY_BROKER) until stopped."""
     settings = _export_settings(data_root, stations)
-    from pige_pipeline.data_root import DataRootMismatchError, check_data_root
+    from pige_pipeline.data_root import read_data_root_id
     from pige_pipeline.scale.settings import ScaleSettings, parse_queues
 
     try:
@@ -152,18 +152,22 @@ def worker(
     if not scale.celery_broker:
         fail("PIGE_CELERY_BROKER is not set: give the Redis URL the runs use, e.g. redis://10.0.0.5:6379/0")
     # Refuse to start on a machine that does not see the shared data root: a worker that wrote into its
-    # own empty directory would report success for Parquet nobody ever reads.
-    try:
-        check_data_root(settings.data_root, None, where="pige worker")
-    except DataRootMismatchError as exc:
-        fail(str(exc))
+    # own empty directory would report success for Parquet nobody ever reads. Each step then checks the
+    # root's id against the run's (pige_pipeline/data_root.py).
     if not settings.stations_file.exists():
-        fail(f"pige worker: no stations file at {settings.stations_file}: mount the shared data root")
+        fail(
+            f"pige worker: no stations file at {settings.stations_file}, so {settings.data_root} is not the "
+            "shared data root: mount it there (the same path on every machine) or set PIGE_DATA_ROOT"
+        )
+    root_id = read_data_root_id(settings.data_root)
     label = name or f"pige-{'-'.join(q for q in wanted if q != 'dagster')}-{os.getpid()}"
     os.environ["PIGE_WORKER_NAME"] = label
     from pige_pipeline.defs.scale.celery_app import app
 
-    typer.echo(f"pige worker {label}: queues {','.join(wanted)}, broker {scale.celery_broker}")
+    typer.echo(
+        f"pige worker {label}: queues {','.join(wanted)}, broker {scale.celery_broker}, data root "
+        f"{settings.data_root} (id {root_id or 'not written yet: the first run writes it'})"
+    )
     app.worker_main(
         [
             "worker",

@@ -78,9 +78,22 @@ def materialize_demo_hour(hour: datetime, say: Callable[[str], None] = print) ->
             say("demo: catalogue FAILED (see the UI for the step logs)")
             failed.append("catalogue")
     key = partition_key_for(hour)
-    say(f"demo: processing hour {key} (process_hour job)")
-    result = defs.resolve_job_def("process_hour").execute_in_process(
-        partition_key=key, instance=instance, raise_on_error=False
+    from pige_pipeline.cli.scale import process_hour_job
+    from pige_pipeline.data_root import ensure_data_root_id
+    from pige_pipeline.defs.hourly import DATA_ROOT_TAG
+    from pige_pipeline.scale.settings import ScaleSettings
+
+    scale = ScaleSettings.from_env()
+    say(f"demo: processing hour {key} (process_hour job, {scale.executor} executor)")
+    # Through the configured executor, as the sensor's runs go: station steps in parallel on every core.
+    result = dg.execute_job(
+        dg.reconstructable(process_hour_job),
+        instance=instance,
+        tags={
+            "dagster/partition": key,
+            DATA_ROOT_TAG: ensure_data_root_id(PigeSettings.from_env().data_root),
+            "pige/trigger": "demo",
+        },
     )
     say(f"demo: process_hour {'succeeded' if result.success else 'FAILED (see the UI for the step logs)'}")
     if not result.success:

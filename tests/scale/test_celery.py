@@ -1,0 +1,174 @@
+"""One hour of five stations through real `pige worker` processes on a real Redis, against an in-process run.
+
+- Two workers take the audio queue, one only the speech queue: every station's steps run on a worker
+  (named in the step metadata), Whisper steps only on the speech worker, and nothing else there.
+- The Parquet outputs hold the same rows as the in-process run of the same hour.
+- A corrupt chunk on one station fails that station only: its step records it, the check names it.
+- A worker SIGKILLed in the middle of a station step: the step runs again on the other worker, the hour
+  completes, and no row is written twice.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from pige_pipeline.parquet_store import read_asset_hour, read_manifest
+
+from .support import (
+    HOUR,
+    build_hour,
+    celery_executions,
+    copy_root,
+    differences,
+    latest_run,
+    pige_env,
+    process,
+    redis_server,
+    snapshot,
+    step_outputs,
+    workers,
+)
+
+pytestmark = pytest.mark.slow
+
+BROKEN = "st-broken"
+# Short enough for a test; longer than any station step here, so no live step is ever handed out twice.
+VISIBILITY = {"PIGE_CELERY_VISIBILITY_TIMEOUT": "60", "PIGE_CELERY_RESTORE_INTERVAL": "1"}
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_hour(tmp_path_factory.mktemp("template") / "data", stations=4, broken=BROKEN)
+
+
+@pytest.fixture(scope="module")
+def reference(template: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The same hour, processed by the in-process executor."""
+    base = tmp_path_factory.mktemp("in_process")
+    root = copy_root(template, base / "data")
+    done = process(pige_env(root, base / "home", "in_process"))
+    assert done.returncode == 0, done.stdout[-5000:]
+    return snapshot(root)
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory):
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def queued_run(template: Path, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Audio on two workers, speech on a third that takes nothing else."""
+    base = tmp_path_factory.mktemp("celery_queues")
+    root = copy_root(template, base / "data")
+    env = pige_env(root, base / "home", "celery", redis_url, **VISIBILITY)
+    specs = [("audio1", "audio"), ("audio2", "audio"), ("speech1", "speech")]
+    with workers(env, specs, base):
+        done = process(env)
+    assert "(run " in done.stdout, done.stdout[-5000:]
+    instance, run_id = latest_run(base / "home")
+    return {
+        "root": root,
+        "done": done,
+        "steps": step_outputs(instance, run_id),
+        "executions": celery_executions(instance, run_id),
+    }
+
+
+def test_every_station_step_ran_on_a_worker_and_the_rows_match_in_process(
+    queued_run: dict, reference
+) -> None:
+    done = queued_run["done"]
+    assert done.returncode == 0, done.stdout[-5000:]
+    assert "2026-11-20-10:00: succeeded" in done.stdout
+    for station in ("st-0", "st-1", "st-2", "st-3"):
+        assert f"  {station}" in done.stdout
+    steps = queued_run["steps"]
+    stations_seen = set()
+    for key, meta in steps.items():
+        assert meta["worker"] in {"audio1", "audio2", "speech1"}, (key, meta)
+        assert meta["pid"] > 0 and meta["host"]
+        stations_seen.update(meta["stations"])
+    assert stations_seen == {"st-0", "st-1", "st-2", "st-3", BROKEN}
+    # Both audio workers took station steps: the hour really was spread over machines' worth of workers.
+    assert {m["worker"] for k, m in steps.items() if not k.startswith("speech.")} == {"audio1", "audio2"}
+    assert differences(reference, snapshot(queued_run["root"])) == []
+
+
+def test_the_speech_worker_gets_whisper_steps_and_nothing_else(queued_run: dict) -> None:
+    ran = queued_run["executions"]
+    on_speech = {step for step, worker in ran if worker == "speech1"}
+    whisper_steps = {step for step, _ in ran if step.startswith("speech.speech_stations[")}
+    assert len(whisper_steps) == 5
+    assert on_speech == whisper_steps
+    assert not {step for step, worker in ran if worker != "speech1"} & whisper_steps
+
+
+def test_a_corrupt_chunk_fails_only_its_own_station_step(queued_run: dict) -> None:
+    steps = queued_run["steps"]
+    broken_steps = {k: m for k, m in steps.items() if BROKEN in m["stations"]}
+    others = {k: m for k, m in steps.items() if BROKEN not in m["stations"]}
+    assert broken_steps["audio_chunks.audio_chunks_stations[b0004_st_broken]"]["failed_stations"] == [BROKEN]
+    # Every other step of the hour went through for the good stations. (Their audio_chunks check fails
+    # too, rightly: three minutes recorded of sixty is "short".)
+    assert all(m["failed_stations"] == [] for k, m in others.items() if not k.startswith("audio_chunks.")), (
+        others
+    )
+    manifest = read_manifest(queued_run["root"], "audio_chunks", HOUR)
+    assert "unreadable" in manifest["failed"][BROKEN]
+    assert all(manifest["failed"][s].startswith("short") for s in ("st-0", "st-1", "st-2", "st-3"))
+    assert manifest["steps"][BROKEN]["worker"] in {"audio1", "audio2"}
+    assert BROKEN in read_manifest(queued_run["root"], "airplay_events", HOUR)["no_audio"]
+    # The good stations were fully processed: plays and a transcript each.
+    for station in ("st-0", "st-1", "st-2", "st-3"):
+        assert len(read_asset_hour(queued_run["root"], "airplay_events", station, HOUR)) >= 1
+        assert len(read_asset_hour(queued_run["root"], "transcripts", station, HOUR)) >= 1
+
+
+def test_a_worker_killed_mid_step_is_replaced_and_the_hour_completes(
+    template: Path, redis_url: str, reference, tmp_path: Path
+) -> None:
+    root = copy_root(template, tmp_path / "data")
+    home = tmp_path / "home"
+    env = pige_env(root, home, "celery", redis_url.replace("/0", "/1"), **VISIBILITY)
+    with workers(env, [("w1", "audio,speech"), ("w2", "audio,speech")], tmp_path) as started:
+        import subprocess
+
+        from .support import KEY, PIGE
+
+        proc = subprocess.Popen(
+            [PIGE, "process", "--from", KEY], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        victim = None
+        deadline = time.monotonic() + 600
+        while victim is None and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.3)
+            try:
+                instance, run_id = latest_run(home)
+            except ValueError:
+                continue
+            # The first Whisper step w1 starts: killed a second in, while it transcribes.
+            victim = next(
+                (s for s, w in celery_executions(instance, run_id) if w == "w1" and s.startswith("speech.")),
+                None,
+            )
+        assert victim is not None, "w1 never started a speech step"
+        time.sleep(1.0)
+        started["w1"].kill()
+        try:
+            out, _ = proc.communicate(timeout=600)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+        output = out.decode(errors="replace")
+    assert proc.returncode == 0, output[-5000:]
+    executions = celery_executions(instance, run_id)
+    assert [w for s, w in executions if s == victim] == ["w1", "w2"], executions
+    station = step_outputs(instance, run_id)[victim]["stations"][0]
+    assert read_manifest(root, "transcripts", HOUR)["steps"][station]["worker"] == "w2"
+    # Same rows as in-process: the killed attempt left nothing twice and nothing half-written.
+    assert differences(reference, snapshot(root)) == []

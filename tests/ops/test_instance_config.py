@@ -52,16 +52,17 @@ def test_queue_pools_monitoring_and_retries(instance: dg.DagsterInstance) -> Non
     assert instance.run_retries_enabled and instance.run_retries_max_retries >= 1
     assert not instance.run_retries_retry_on_asset_or_op_failure
     limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
-    # The recorder's rotation needs two recorder runs at once for a moment.
-    assert {"key": "pige/role", "value": "recorder", "limit": 2} in limits
+    # Each recorder group's rotation needs two recorder runs at once for a moment, and never more.
+    assert {"key": "pige/role", "value": "recorder", "limit": 6} in limits
+    assert {"key": "pige/recorder_group", "value": {"applyLimitPerUniqueValue": True}, "limit": 2} in limits
     storage = instance.event_log_storage
-    for pool in ("whisper", "llm", "duckdb_writer"):
+    for pool in ("llm", "duckdb_writer"):
         storage.initialize_concurrency_limit_to_default(pool)
         info = storage.get_concurrency_info(pool)
         assert info.slot_count == 1, pool
-    # One slot: a second Whisper step waits while the first holds the model.
-    first = storage.claim_concurrency_slot("whisper", "run-1", "transcripts")
-    second = storage.claim_concurrency_slot("whisper", "run-2", "transcripts")
+    # One slot: a second LLM step waits while the first talks to Ollama.
+    first = storage.claim_concurrency_slot("llm", "run-1", "summaries")
+    second = storage.claim_concurrency_slot("llm", "run-2", "summaries")
     assert first.is_claimed and not second.is_claimed
 
 

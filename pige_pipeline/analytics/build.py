@@ -636,6 +636,28 @@ def _in_files(paths: list[str]) -> str:
     return f"filename IN ({', '.join(_q(p) for p in paths)})" if paths else "false"
 
 
+_DAY_FILE_COLUMNS = (
+    ("asset", "VARCHAR"),
+    ("path", "VARCHAR"),
+    ("day", "DATE"),
+    ("size", "BIGINT"),
+    ("mtime_ns", "BIGINT"),
+    ("min_start", "TIMESTAMPTZ"),
+    ("max_end", "TIMESTAMPTZ"),
+    ("misplaced", "BOOLEAN"),
+)
+_DAY_FILE_TYPES = (
+    pa.string(),
+    pa.string(),
+    pa.date32(),
+    pa.int64(),
+    pa.int64(),
+    pa.timestamp("us", tz="UTC"),
+    pa.timestamp("us", tz="UTC"),
+    pa.bool_(),
+)
+
+
 def _record_day_files(
     con: duckdb.DuckDBPyConnection, family: _Family, files: list[DayFile], where: str
 ) -> None:
@@ -664,7 +686,17 @@ def _record_day_files(
             )
         )
         rows.append((family.source, f.path, f.day, f.size, f.mtime_ns, low, high, misplaced))
-    con.executemany("INSERT INTO _day_files VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    table = pa.table(
+        [
+            pa.array(column, kind)
+            for column, kind in zip(zip(*rows, strict=True), _DAY_FILE_TYPES, strict=True)
+        ],
+        names=[name for name, _ in _DAY_FILE_COLUMNS],
+    )
+    # One insert of an Arrow table: executemany costs milliseconds a row (seconds for a year of days).
+    con.register("_day_files_arrow", table)
+    con.execute("INSERT INTO _day_files SELECT * FROM _day_files_arrow")
+    con.unregister("_day_files_arrow")
 
 
 def _crossing_keys(con: duckdb.DuckDBPyConnection, family: _Family, before: str, after: str) -> set[tuple]:
@@ -908,8 +940,9 @@ def rebuild(
                     "(asset VARCHAR, path VARCHAR, station VARCHAR, hour VARCHAR, problem VARCHAR)"
                 )
                 con.execute(
-                    "CREATE TABLE _day_files (asset VARCHAR, path VARCHAR, day DATE, size BIGINT, "
-                    "mtime_ns BIGINT, min_start TIMESTAMPTZ, max_end TIMESTAMPTZ, misplaced BOOLEAN)"
+                    "CREATE TABLE _day_files ("
+                    + ", ".join(f"{name} {kind}" for name, kind in _DAY_FILE_COLUMNS)
+                    + ")"
                 )
             views = _create_views(con, data_root, problems)
             _load_stations_table(con, settings, problems)

@@ -17,6 +17,10 @@ from pathlib import Path
 # Folders where pige writers leave temporary files; derived data folders only, never the whole root.
 SCANNED_FOLDERS = ("chunks", "parquet", "analytics", "state", "recorder", "reports")
 DEFAULT_GRACE = timedelta(hours=24)
+# Where station steps hand their small results to the hour's finish step (defs/scale). A run reads them
+# within minutes; a re-execution of a failed run from the UI may want them for a few days.
+STEP_OUTPUTS = Path("state") / "dagster_step_outputs"
+STEP_OUTPUTS_KEEP = timedelta(days=7)
 
 
 @dataclass
@@ -71,16 +75,19 @@ def find_stale_files(
                 path = Path(dirpath) / name
                 is_tmp = name.startswith(".") and (name.endswith(".tmp") or ".tmp." in name)
                 is_pid = name.endswith(".pid") and folder in ("recorder", "state")
-                if not (is_tmp or is_pid):
+                is_handover = (data_root / STEP_OUTPUTS) in path.parents
+                if not (is_tmp or is_pid or is_handover):
                     continue
                 try:
                     stat = path.stat()
                 except OSError:
                     continue
                 age = timedelta(seconds=max(0.0, now - stat.st_mtime))
-                if age < grace:
+                if age < (max(grace, STEP_OUTPUTS_KEEP) if is_handover else grace):
                     continue
-                if is_tmp:
+                if is_handover:
+                    why = "a station step's hand-over file of a run older than 7 days"
+                elif is_tmp:
                     why = "temporary file left by an interrupted write"
                 else:
                     why = _pid_file_stale(path)

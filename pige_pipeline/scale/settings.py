@@ -98,6 +98,9 @@ class ScaleSettings(BaseModel):
             "broker_transport_options": transport,
             "result_backend_transport_options": transport,
             "broker_connection_retry_on_startup": True,
+            # The run reads a step's result as soon as it is stored; Celery's default keeps it a day,
+            # which at 500 stations is gigabytes of Redis memory for nothing.
+            "result_expires": 3600,
         }
 
 

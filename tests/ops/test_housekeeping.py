@@ -130,3 +130,18 @@ def test_housekeeping_command_dry_run(data_root: Path, tmp_path: Path, monkeypat
     assert result.exit_code == 0, result.output
     assert "1 failed runs older than 0 days deleted" in result.output
     assert not tmp_file.exists()
+
+
+def test_station_step_hand_over_files_go_after_a_week(data_root: Path) -> None:
+    steps = data_root / "state" / "dagster_step_outputs"
+    old = _write(
+        steps / "run-old" / "audio_chunks.audio_chunks_stations[b0000_a]" / "result", b"x" * 10, 24 * 8
+    )
+    recent = _write(
+        steps / "run-new" / "audio_chunks.audio_chunks_stations[b0000_a]" / "result", b"y", 24 * 2
+    )
+    found = find_stale_files(data_root, timedelta(hours=24))
+    assert {f.path for f in found} == {old}
+    assert "older than 7 days" in found[0].why
+    remove_stale_files(found)
+    assert not old.exists() and recent.exists()

@@ -3,13 +3,15 @@
 import dagster as dg
 
 from pige_pipeline.defs.scale.executor import executor_for
+from pige_pipeline.ops.housekeeping import STEP_OUTPUTS
 from pige_pipeline.scale.settings import ScaleSettings
 from pige_pipeline.settings import PigeSettings
 
 # Station steps hand small results (counts, messages) to the hour's finish step through the IO manager.
 # On the data root, every worker of a Celery deployment reads what another wrote; under DAGSTER_HOME
 # each machine would only see its own.
-STEP_OUTPUTS_DIR = PigeSettings.from_env().data_root / "state" / "dagster_step_outputs"
+# Housekeeping deletes them after a week.
+STEP_OUTPUTS_DIR = PigeSettings.from_env().data_root / STEP_OUTPUTS
 
 defs = dg.Definitions(
     executor=executor_for(ScaleSettings.from_env()),

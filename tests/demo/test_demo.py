@@ -79,7 +79,7 @@ def test_demo_says_every_step_worked(demo_run: DemoRun) -> None:
     out = demo_run.stdout
     for line in (
         "demo: fingerprinting the catalogue",
-        f"demo: processing hour {demo_run.partition_key} (process_hour job)",
+        f"demo: processing hour {demo_run.partition_key} (process_hour job, multiprocess executor)",
         "demo: process_hour succeeded",
         "demo: rebuilding analytics.duckdb (analytics asset)",
         "reconciled with airplay_events",

@@ -8,11 +8,12 @@ its last N hours and rebuilt incrementally (not timed), then written whole and r
 timed on the same data, and the incremental result is compared with it table by table (EXCEPT ALL
 both ways, floats to 1e-6). Compaction of the hourly tree is not included (`compact=False`, as in
 benchmarks/analytics_year.py); `--stat-tree` times its history-wide part: one stat per station-day
-directory, on a tree of empty directories.
+directory, on a tree of empty directories, and `--hourly-day` its per-hour part: the day of a new hour
+recompacted from that day's hourly files, for every station.
 
     .venv/bin/python -m benchmarks.analytics_scale --stations 50 --days 365 --repeats 3
     .venv/bin/python -m benchmarks.analytics_scale --stations 500 --days 7 --new-hours 1,24
-    .venv/bin/python -m benchmarks.analytics_scale --stat-tree 500x1095 --stations 0
+    .venv/bin/python -m benchmarks.analytics_scale --stat-tree 500x1095 --hourly-day 500 --stations 0
 """
 
 from __future__ import annotations
@@ -33,8 +34,19 @@ import pandas as pd
 
 from pige_pipeline.analytics import rebuild
 from pige_pipeline.analytics.build import RebuildResult, db_path
-from pige_pipeline.analytics.compaction import compact_asset, compacted_day_path, processed_day_path
-from pige_pipeline.analytics.synthetic import SyntheticData, generate, settings_for, write_compacted
+from pige_pipeline.analytics.compaction import (
+    compact_asset,
+    compacted_day_path,
+    hourly_assets,
+    processed_day_path,
+)
+from pige_pipeline.analytics.synthetic import (
+    SyntheticData,
+    generate,
+    settings_for,
+    write_compacted,
+    write_hourly,
+)
 from pige_pipeline.gaps import Gap, append_gap
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -152,6 +164,30 @@ def _stat_tree(spec: str, out: Path) -> None:
     shutil.rmtree(root, ignore_errors=True)
 
 
+def _hourly_day(stations_n: int, out: Path) -> None:
+    """Compaction's per-hour part: the newest hour of every station arrives, its day is recompacted."""
+    root = out / "hourly-day"
+    shutil.rmtree(root, ignore_errors=True)
+    stations = [f"station-{i:03d}" for i in range(stations_n)]
+    data = _chunk(stations, START, 24, seed=5)
+    last = START + timedelta(hours=23)
+    t = time.perf_counter()
+    files = write_hourly(root, _between(data, START, last))
+    print(f"hourly layout: {files:,} files for {stations_n} stations x 23 hours x {len(data.tables)} assets "
+          f"in {time.perf_counter() - t:.0f} s")  # fmt: skip
+    for asset in hourly_assets(root):
+        compact_asset(root, asset)
+    write_hourly(root, _between(data, last, last + timedelta(hours=1)))
+    t, c = time.perf_counter(), _cpu_s()
+    results = [compact_asset(root, asset) for asset in hourly_assets(root)]
+    wall, cpu = time.perf_counter() - t, _cpu_s() - c
+    read = sum(r.files_read for r in results)
+    print(f"compaction of one new hour, {stations_n} stations, {len(results)} assets: {wall:.2f} s wall, "
+          f"{cpu:.2f} s CPU, {sum(r.days_rewritten for r in results)} day files rewritten from {read:,} "
+          f"hourly files ({wall / read * 1000:.2f} ms per file); {_load()}")  # fmt: skip
+    shutil.rmtree(root, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stations", type=int, default=50)
@@ -161,12 +197,15 @@ def main() -> None:
     parser.add_argument("--new-hours", default="1,6,24", help="comma-separated numbers of new hours")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--stat-tree", default="", help="STATIONSxDAYS: also time compaction's stat pass")
+    parser.add_argument("--hourly-day", type=int, default=0, help="STATIONS: also time one hour's compaction")
     parser.add_argument("--out", type=Path, default=Path("/tmp/pige-bench-analytics-scale"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     print(_load())
     if args.stat_tree:
         _stat_tree(args.stat_tree, args.out)
+    if args.hourly_day:
+        _hourly_day(args.hourly_day, args.out)
     if not args.stations:
         return
     root = args.out / "data"

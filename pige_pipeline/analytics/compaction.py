@@ -73,7 +73,7 @@ def hourly_assets(data_root: Path) -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
 
 
-def _subdirs(path: Path, width: int) -> list[os.DirEntry[str]]:
+def _subdirs(path: str, width: int) -> list[os.DirEntry[str]]:
     try:
         with os.scandir(path) as entries:
             return [e for e in entries if e.is_dir() and len(e.name) == width and e.name.isdigit()]
@@ -81,27 +81,31 @@ def _subdirs(path: Path, width: int) -> list[os.DirEntry[str]]:
         return []
 
 
-def _day_dirs(asset_root: Path) -> dict[date, list[tuple[str, Path, int]]]:
-    """{day: [(station, day_dir, mtime_ns)]} from one stat per station-day directory."""
-    days: dict[date, list[tuple[str, Path, int]]] = defaultdict(list)
+def _day_dirs(asset_root: Path) -> dict[date, list[tuple[str, str, int]]]:
+    """{day: [(station, day_dir, mtime_ns)]} from one stat per station-day directory.
+
+    Paths stay strings: 500 stations x 3 years is 547,500 directories per asset, and building a
+    `Path` for each cost more than the stat itself.
+    """
+    days: dict[date, list[tuple[str, str, int]]] = defaultdict(list)
     try:
         with os.scandir(asset_root) as entries:
             stations = [e for e in entries if e.is_dir() and not e.name.startswith((".", "_"))]
     except FileNotFoundError:
         return {}
     for station in stations:
-        for year in _subdirs(Path(station.path), 4):
-            for month in _subdirs(Path(year.path), 2):
-                for day in _subdirs(Path(month.path), 2):
+        for year in _subdirs(station.path, 4):
+            for month in _subdirs(year.path, 2):
+                for day in _subdirs(month.path, 2):
                     try:
                         the_day = date(int(year.name), int(month.name), int(day.name))
                     except ValueError:
                         continue
-                    days[the_day].append((station.name, Path(day.path), day.stat().st_mtime_ns))
+                    days[the_day].append((station.name, day.path, day.stat().st_mtime_ns))
     return days
 
 
-def _signature(entries: list[tuple[str, Path, int]]) -> str:
+def _signature(entries: list[tuple[str, str, int]]) -> str:
     text = "|".join(f"{station}:{mtime}" for station, _path, mtime in sorted(entries))
     return hashlib.sha1(text.encode()).hexdigest()
 
@@ -129,7 +133,7 @@ def _compact_day(
     data_root: Path,
     asset: str,
     day: date,
-    entries: list[tuple[str, Path, int]],
+    entries: list[tuple[str, str, int]],
 ) -> tuple[int, list[dict[str, str]]]:
     """Rewrite one day's compacted file; returns (files read, problems)."""
     problems: list[dict[str, str]] = []
@@ -141,7 +145,7 @@ def _compact_day(
         except FileNotFoundError:
             continue
         for name in names:
-            path = day_dir / name
+            path = Path(day_dir) / name
             hour = datetime(day.year, day.month, day.day, int(name[:2]), tzinfo=UTC)
             try:
                 meta = pq.read_metadata(path)

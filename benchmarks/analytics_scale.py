@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import os
 import resource
 import shutil
@@ -110,9 +111,10 @@ def _publish(
     catalogue.to_csv(root / "catalogue" / "catalogue.csv", index=False)
 
 
-def _compare(a: Path, b: Path) -> dict[str, int]:
+def _compare(a: Path, b: Path, memory_limit: str | None) -> dict[str, int]:
     """Rows that differ between two analytics databases, per table (EXCEPT ALL both ways)."""
-    con = duckdb.connect()
+    con = duckdb.connect(config={"memory_limit": memory_limit} if memory_limit else {})
+    con.execute(f"SET temp_directory = '{a.parent / 'compare.tmp'}'")
     con.execute("SET TimeZone = 'UTC'")
     con.execute(f"ATTACH '{a}' AS a (READ_ONLY)")
     con.execute(f"ATTACH '{b}' AS b (READ_ONLY)")
@@ -199,6 +201,12 @@ def main() -> None:
     parser.add_argument("--stat-tree", default="", help="STATIONSxDAYS: also time compaction's stat pass")
     parser.add_argument("--hourly-day", type=int, default=0, help="STATIONS: also time one hour's compaction")
     parser.add_argument("--out", type=Path, default=Path("/tmp/pige-bench-analytics-scale"))
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the data root of a previous run (same args)"
+    )
+    parser.add_argument(
+        "--memory-limit", default=None, help="DuckDB memory limit for the rebuilds, e.g. 10GB"
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     print(_load())
@@ -209,7 +217,9 @@ def main() -> None:
     if not args.stations:
         return
     root = args.out / "data"
-    shutil.rmtree(root, ignore_errors=True)
+    reuse = args.reuse and (root / "catalogue" / "catalogue.csv").exists()
+    if not reuse:
+        shutil.rmtree(root, ignore_errors=True)
     stations = [f"station-{i:03d}" for i in range(args.stations)]
     t = time.perf_counter()
     plays = pieces = 0
@@ -217,35 +227,48 @@ def main() -> None:
     tail_start = START + timedelta(days=args.days - args.tail_days)
     end = START + timedelta(days=args.days)
     chunk_starts = list(range(0, args.days, args.chunk_days))
+    if len(chunk_starts) > 1 and args.days - chunk_starts[-1] <= args.tail_days:
+        chunk_starts.pop()  # the last chunk must hold the tail and a day before it: merge it
     for n, first_day in enumerate(chunk_starts):
-        days = min(args.chunk_days, args.days - first_day)
+        last_chunk = n == len(chunk_starts) - 1
+        days = args.days - first_day if last_chunk else args.chunk_days
         chunk_start = START + timedelta(days=first_day)
+        if reuse and not last_chunk:
+            continue  # the same seeds give the same chunks: only the tail is needed again
         data = _chunk(stations, chunk_start, days * 24, seed=100 + n)
         catalogue = data.catalogue if catalogue is None else catalogue
         plays += len(data.plays)
         pieces += len(data.tables["airplay_events"])
-        if n < len(chunk_starts) - 1:
+        if not last_chunk:
             write_compacted(root, data)
             continue
         # The last chunk holds the tail: its history part is written now, the tail hour by hour later
         # (generated together, so plays run across the midnights in between as everywhere else).
         assert chunk_start <= tail_start, "--tail-days must fit in the last chunk"
-        tail = data
-        write_compacted(root, _between(data, chunk_start, tail_start))
-        for gap in data.gaps:
-            append_gap(root, gap)
+        # Only the tail is kept: a chunk of 500 stations is gigabytes the rebuilds would compete with.
+        tail = _between(data, tail_start, end)
+        if not reuse:
+            write_compacted(root, _between(data, chunk_start, tail_start))
+            for gap in data.gaps:
+                append_gap(root, gap)
+        del data
+    if reuse:
+        catalogue = pd.read_csv(root / "catalogue" / "catalogue.csv", dtype=str, keep_default_na=False)
     assert catalogue is not None
     _publish(root, tail, tail_start, end, catalogue)
-    print(f"generated {args.stations} stations x {args.days} days: {plays:,} plays ({pieces:,} hourly "
-          f"pieces) in {time.perf_counter() - t:.0f} s; compacted tree "
-          f"{_size_mb(root / 'parquet_compacted'):.0f} MB")  # fmt: skip
+    gc.collect()
+    made = "reused (tail regenerated)" if reuse else f"generated {plays:,} plays ({pieces:,} hourly pieces)"
+    print(f"{args.stations} stations x {args.days} days: {made} in {time.perf_counter() - t:.0f} s; "
+          f"compacted tree {_size_mb(root / 'parquet_compacted'):.0f} MB")  # fmt: skip
     settings = settings_for(root)
     now = end + timedelta(minutes=5)
 
     full_runs = []
     for i in range(args.repeats):
         before = _load()
-        wall, cpu, result = _timed(lambda: rebuild(settings, compact=False, full=True, now=now))
+        wall, cpu, result = _timed(
+            lambda: rebuild(settings, compact=False, full=True, now=now, memory_limit=args.memory_limit)
+        )
         full_runs.append((wall, cpu, result))
         print(f"  full {i + 1}: {wall:.2f} s wall, {cpu:.2f} s CPU ({before})")
     full_wall = statistics.median(r[0] for r in full_runs)
@@ -258,7 +281,10 @@ def main() -> None:
         + ", ".join(f"{k} {v:.2f} s" for k, v in full_runs[-1][2].phases.items())
     )
 
-    nothing = [_timed(lambda: rebuild(settings, compact=False, now=now)) for _ in range(args.repeats)]
+    nothing = [
+        _timed(lambda: rebuild(settings, compact=False, now=now, memory_limit=args.memory_limit))
+        for _ in range(args.repeats)
+    ]
     assert all(r[2].mode == "incremental" and r[2].days_restitched == 0 for r in nothing)
     print(f"incremental, nothing new: median {statistics.median(r[0] for r in nothing):.2f} s wall, "
           f"{statistics.median(r[1] for r in nothing):.2f} s CPU; steps of the last: "
@@ -270,7 +296,7 @@ def main() -> None:
         for i in range(args.repeats):
             since = end - timedelta(hours=new_hours)
             _publish(root, tail, since, since, catalogue)
-            held = rebuild(settings, compact=False, now=now)
+            held = rebuild(settings, compact=False, now=now, memory_limit=args.memory_limit)
             # The hours arrive, with a gap logged in the newest one.
             _publish(root, tail, since, end, catalogue)
             gap_start = end - timedelta(minutes=30)
@@ -278,7 +304,9 @@ def main() -> None:
                 root, Gap(stations[0], gap_start, gap_start + timedelta(seconds=10), cause="stream_down")
             )
             before = _load()
-            wall, cpu, result = _timed(lambda: rebuild(settings, compact=False, now=now))
+            wall, cpu, result = _timed(
+                lambda: rebuild(settings, compact=False, now=now, memory_limit=args.memory_limit)
+            )
             builds += 2
             assert held.mode == result.mode == "incremental", (held.reason, result.reason)
             runs.append((wall, cpu, result))
@@ -299,8 +327,8 @@ def main() -> None:
           f"(fresh full build: {full_size:.0f} MB)")  # fmt: skip
     patched = args.out / "incremental.duckdb"
     shutil.copyfile(db_path(root), patched)
-    rebuild(settings, compact=False, full=True, now=now)
-    differ = _compare(patched, db_path(root))
+    rebuild(settings, compact=False, full=True, now=now, memory_limit=args.memory_limit)
+    differ = _compare(patched, db_path(root), args.memory_limit)
     print(f"incremental vs full, rows that differ: {differ}")
     patched.unlink()
 

@@ -875,12 +875,14 @@ def rebuild(
     full: bool = False,
     now: datetime | None = None,
     threads: int | None = None,
+    memory_limit: str | None = None,
 ) -> RebuildResult:
     """Compact the hourly trees, build the database under a temporary name and swap it in.
 
     Incremental by default: the live database is copied and only what changed since it was built is
     redone. `full=True` recompacts every day and builds the database from nothing; `compact=False`
-    uses the compacted tree as it is.
+    uses the compacted tree as it is. `memory_limit` (DuckDB's, such as "8GB") keeps a full rebuild of
+    a long history from taking the machine's memory: DuckDB spills to disk beyond it.
     """
     settings = settings or PigeSettings.from_env()
     data_root = settings.data_root
@@ -905,7 +907,9 @@ def rebuild(
         laps.lap("compaction")
         for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
             leftover.unlink(missing_ok=True)
-        config = {"threads": threads} if threads else {}
+        config: dict[str, str | int] = {"threads": threads} if threads else {}
+        if memory_limit:
+            config["memory_limit"] = memory_limit
         reason = "asked for" if full else "" if live.exists() else "no previous database"
         con: duckdb.DuckDBPyConnection | None = None
         if not reason:

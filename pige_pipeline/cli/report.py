@@ -199,11 +199,18 @@ def rebuild_command(
             "what changed since the last build.",
         ),
     ] = False,
+    memory_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--memory-limit",
+            help="DuckDB's memory limit, such as 8GB (default: 80% of memory); it spills to disk beyond.",
+        ),
+    ] = None,
     data_root: DataRootOption = None,
 ) -> None:
     """Compact the hourly Parquet, rebuild analytics.duckdb under a temporary name and swap it in."""
     settings = resolve_settings(data_root)
-    result = rebuild(settings, compact=not no_compact, full=full)
+    result = rebuild(settings, compact=not no_compact, full=full, memory_limit=memory_limit)
     for name, rows in result.tables.items():
         typer.echo(f"table {name:<16} {rows:>10} rows")
     for name, kind in result.views.items():

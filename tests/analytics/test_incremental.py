@@ -295,14 +295,16 @@ def test_full_rebuild_from_the_asset_config_and_the_command_line(data_root: Path
     meta = result.asset_materializations_for_node("analytics")[0].metadata
     assert meta["mode"].value == "incremental" and meta["days_restitched"].value == 6  # 2 days x 3 tables
     assert "days_restitched" in meta["stitched"].value
-    config = {"ops": {"analytics": {"config": {"full": True}}}}
+    config = {"ops": {"analytics": {"config": {"full": True, "memory_limit": "1GB"}}}}
     result = dg.materialize([analytics], resources=resources, instance=instance, run_config=config)
     meta = result.asset_materializations_for_node("analytics")[0].metadata
     assert meta["mode"].value == "full" and meta["full_reason"].value == "asked for"
     out = CliRunner().invoke(app, ["analytics", "rebuild", "--data-root", str(data_root)])
     assert out.exit_code == 0, out.output
     assert "(incremental; compaction" in out.output
-    out = CliRunner().invoke(app, ["analytics", "rebuild", "--full", "--data-root", str(data_root)])
+    out = CliRunner().invoke(
+        app, ["analytics", "rebuild", "--full", "--memory-limit", "1GB", "--data-root", str(data_root)]
+    )
     assert out.exit_code == 0, out.output
     assert "(full: asked for; compaction" in out.output and "stitched plays: all 9 days" in out.output
 

@@ -22,6 +22,11 @@ class AnalyticsConfig(dg.Config):
         description="Recompact every day and build the database from nothing instead of patching the "
         "previous one (after a file was edited in place, or to compare with an incremental build).",
     )
+    memory_limit: str | None = pydantic.Field(
+        default=None,
+        description="DuckDB's memory limit for the rebuild, such as '8GB' (default: DuckDB's own, 80% of "
+        "the machine's memory). A full rebuild of a long history spills to disk beyond it.",
+    )
 
 
 @dg.asset(
@@ -48,7 +53,7 @@ def analytics(
     context: dg.AssetExecutionContext, config: AnalyticsConfig, pige: PigeResource
 ) -> dg.MaterializeResult:
     """Compact the hourly trees, build `analytics.duckdb.tmp` and swap it in atomically."""
-    result = rebuild(pige.settings(), full=config.full)
+    result = rebuild(pige.settings(), full=config.full, memory_limit=config.memory_limit)
     if result.reason:
         context.log.info(f"full rebuild: {result.reason}")
     for problem in result.problems[:20]:

@@ -125,12 +125,20 @@ def stations_per_step() -> int:
     return value
 
 
-def _mapping_key(index: int, first_station: str) -> str:
-    return f"b{index:04d}_" + re.sub(r"[^A-Za-z0-9_]", "_", first_station)[:40]
-
-
 def _identifier(key: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", key)
+
+
+def _mapping_key(index: int, first_station: str) -> str:
+    return f"b{index:04d}_" + _identifier(first_station)[:40]
+
+
+def _require_data_root(settings: PigeSettings, expected: str, *, where: str) -> None:
+    """Fail the step at once, without retries, unless this process sees the run's data root."""
+    try:
+        check_data_root(settings.data_root, expected, where=where)
+    except DataRootMismatchError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
 
 
 def _plan_op(name: str, n_deps: int) -> dg.OpDefinition:
@@ -146,10 +154,7 @@ def _plan_op(name: str, n_deps: int) -> dg.OpDefinition:
         station_ids = [s.id for s in pige.stations().enabled]
         expected = context.run.tags.get(DATA_ROOT_TAG)
         if expected:
-            try:
-                check_data_root(settings.data_root, expected, where="the plan step's worker")
-            except DataRootMismatchError as exc:
-                raise dg.Failure(description=str(exc), allow_retries=False) from None
+            _require_data_root(settings, expected, where="the plan step's worker")
             root_id = expected
         else:
             # A run launched without the tag (from the UI): the stations file was just read from this
@@ -179,10 +184,7 @@ def _run_batch(
     retry: dg.RetryPolicy,
 ) -> BatchResult:
     settings = pige.settings()
-    try:
-        check_data_root(settings.data_root, batch.data_root_id)
-    except DataRootMismatchError as exc:
-        raise dg.Failure(description=str(exc), allow_retries=False) from None
+    _require_data_root(settings, batch.data_root_id, where="this worker")
     started_at, started = time.time(), time.monotonic()
     registry = {s.id: s for s in pige.stations().stations}
     hour = hour_from_partition_key(context.partition_key)

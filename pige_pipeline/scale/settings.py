@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from pige_pipeline.settings import model_from_env
 
 AUDIO_QUEUE = "audio"
 SPEECH_QUEUE = "speech"
@@ -63,19 +65,7 @@ class ScaleSettings(BaseModel):
     @classmethod
     def from_env(cls) -> ScaleSettings:
         """PIGE_EXECUTOR, PIGE_MAX_CONCURRENT_STEPS, PIGE_CELERY_BROKER, PIGE_CELERY_BACKEND, ..."""
-        values: dict[str, Any] = {}
-        for field, var in _ENV.items():
-            raw = os.environ.get(var, "").strip()
-            if raw:
-                values[field] = raw
-        try:
-            return cls.model_validate(values)
-        except ValidationError as exc:
-            problems = "; ".join(
-                (f"{_ENV[str(e['loc'][0])]}: " if e["loc"] else "") + e["msg"].removeprefix("Value error, ")
-                for e in exc.errors()
-            )
-            raise ValueError(f"executor settings from the environment are not usable: {problems}") from None
+        return model_from_env(cls, _ENV, "executor settings")
 
     @property
     def backend(self) -> str:

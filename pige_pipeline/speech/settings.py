@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from pige_pipeline.models import ensure_whisper_base
+from pige_pipeline.settings import model_from_env
 
 # Names faster-whisper resolves through the Hugging Face cache; with local_files_only they only work if
 # the model was cached beforehand, never by downloading.
@@ -35,18 +35,8 @@ class WhisperSettings(BaseModel):
     @classmethod
     def from_env(cls) -> WhisperSettings:
         """PIGE_WHISPER_MODEL, _DEVICE, _COMPUTE_TYPE, _CPU_THREADS, _BEAM_SIZE, _BATCH_SIZE."""
-        values: dict[str, Any] = {}
-        for field in ("model", "device", "compute_type", "cpu_threads", "beam_size", "batch_size"):
-            raw = os.environ.get(f"PIGE_WHISPER_{field.upper()}")
-            if raw:
-                values[field] = raw
-        try:
-            return cls.model_validate(values)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"PIGE_WHISPER_{str(e['loc'][0]).upper()}: {e['msg']}" for e in exc.errors() if e["loc"]
-            )
-            raise ValueError(f"Whisper settings from the environment are not usable: {problems}") from None
+        fields = ("model", "device", "compute_type", "cpu_threads", "beam_size", "batch_size")
+        return model_from_env(cls, {f: f"PIGE_WHISPER_{f.upper()}" for f in fields}, "Whisper settings")
 
     def model_path(self) -> str:
         """A directory or cached name faster-whisper can load without the network."""

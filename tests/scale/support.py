@@ -257,6 +257,17 @@ def step_outputs(instance: dg.DagsterInstance, run_id: str) -> dict[str, dict]:
     return found
 
 
+def finished_steps(instance: dg.DagsterInstance, run_id: str) -> set[str]:
+    """Step keys that have succeeded or failed so far in the run."""
+    ended = (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE)
+    return {
+        record.dagster_event.step_key
+        for kind in ended
+        for record in instance.all_logs(run_id, of_type=kind)
+        if record.dagster_event
+    }
+
+
 def celery_executions(instance: dg.DagsterInstance, run_id: str) -> list[tuple[str, str]]:
     """(step key, Celery worker name) of every step a worker started, in order, retries included."""
     found = []

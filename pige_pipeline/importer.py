@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -90,8 +90,12 @@ def import_archive(
     timezone: str = "UTC",
     link: bool = False,
     dry_run: bool = False,
+    on_file: Callable[[Path], None] | None = None,
 ) -> ImportReport:
-    """Copy (or hard-link) every readable hourly file of `source` into the store for `station`."""
+    """Copy (or hard-link) every readable hourly file of `source` into the store for `station`.
+
+    `on_file(path)` is called as each candidate file is looked at (progress bars).
+    """
     if not source.is_dir():
         raise FileNotFoundError(f"{source}: not a directory; give the root of the archive to import")
     regexes = (
@@ -105,6 +109,8 @@ def import_archive(
         ) from None
     report = ImportReport()
     for path, fields in _candidates(source, regexes):
+        if on_file:
+            on_file(path)
         if fields is None:
             report.unmatched.append(path)
             continue

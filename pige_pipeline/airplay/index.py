@@ -265,13 +265,19 @@ def update_index(
     state_dir: Path,
     log: Callable[[str], None] | None = None,
     persist: bool = True,
+    on_track: Callable[[str], None] | None = None,
 ) -> IndexUpdate:
-    """Fingerprint new or changed files (by content hash), then rebuild and persist the merged index."""
+    """Fingerprint new or changed files (by content hash), then rebuild and persist the merged index.
+
+    `on_track(track_id)` is called before each catalogue entry is looked at (progress bars).
+    """
     started = time.monotonic()
     cache = state_dir / "tracks"
     problems = list(catalogue.problems)
     rows, prints, fresh, reused = [], [], [], []
     for entry in catalogue.entries:
+        if on_track:
+            on_track(entry.track_id)
         try:
             sha = file_sha256(entry.file)
             tp = load_track_prints(cache / f"{sha}.npz", sha)

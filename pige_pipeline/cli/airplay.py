@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +19,7 @@ from pige_pipeline.airplay.music_likeness import profile_from_row
 from pige_pipeline.airplay.unknown import Piece, unknown_segments
 from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE, AudioDecodeError, decode_mono
 from pige_pipeline.cli.common import DataRootOption, fail, resolve_settings
+from pige_pipeline.cli.progress import Progress, progress_bar
 
 airplay_app = typer.Typer(help="Find catalogue plays in recorded audio.", no_args_is_help=True)
 catalogue_app = typer.Typer(help="The catalogue of tracks that airplay recognises.", no_args_is_help=True)
@@ -50,16 +52,32 @@ def _detect_each(
     params = replace(DEFAULT_PARAMS, min_play_s=min_play_s)
     failed = 0
     done = []
-    for path in audio:
-        try:
-            samples = decode_mono(path, ANALYSIS_SAMPLE_RATE)
-        except (AudioDecodeError, OSError) as exc:
-            typer.echo(f"error: {exc}; skipped", err=True)
-            failed += 1
-            continue
-        rows = fingerprint_rows([(0.0, samples)], ANALYSIS_SAMPLE_RATE)
-        done.append((path, rows, match_fingerprint_rows(update.index, rows, params)))
+    with progress_bar("matching", len(audio), "files") as bar:
+        for path in audio:
+            bar.advance(0, label=path.name)
+            try:
+                samples = decode_mono(path, ANALYSIS_SAMPLE_RATE)
+            except (AudioDecodeError, OSError) as exc:
+                typer.echo(f"error: {exc}; skipped", err=True)
+                failed += 1
+                bar.advance()
+                continue
+            rows = fingerprint_rows([(0.0, samples)], ANALYSIS_SAMPLE_RATE)
+            done.append((path, rows, match_fingerprint_rows(update.index, rows, params)))
+            bar.advance()
     return done, failed
+
+
+def _track_progress(bar: Progress) -> Callable[[str], None]:
+    """`update_index`'s on_track callback: names the track being looked at, counts the one before."""
+    seen = False
+
+    def on_track(track_id: str) -> None:
+        nonlocal seen
+        bar.advance(1 if seen else 0, label=track_id)
+        seen = True
+
+    return on_track
 
 
 def _write_csv(header: list[str], found: list[list[str]], out: Path | None, what: str) -> None:
@@ -143,7 +161,9 @@ def index(catalogue: CatalogueOption = None, data_root: DataRootOption = None) -
     except CatalogueFileError as exc:
         fail(str(exc))
         return
-    update = update_index(loaded, settings.state_dir / "catalogue")
+    with progress_bar("fingerprinting catalogue", len(loaded.entries), "tracks") as bar:
+        update = update_index(loaded, settings.state_dir / "catalogue", on_track=_track_progress(bar))
+        bar.advance(1 if loaded.entries else 0)  # the last track
     for problem in update.problems:
         typer.echo(str(problem), err=True)
     typer.echo(

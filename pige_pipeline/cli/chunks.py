@@ -16,6 +16,7 @@ from pige_pipeline.cli.common import (
     load_stations_or_exit,
     resolve_settings,
 )
+from pige_pipeline.cli.progress import progress_bar
 from pige_pipeline.hours import utc
 from pige_pipeline.importer import ROTTER_PATTERNS, PatternError, import_archive
 from pige_pipeline.store import list_chunks
@@ -53,16 +54,19 @@ def import_command(
             tz = registry.get(station).timezone
         except KeyError as exc:
             fail(f"{exc.args[0]} ({settings.stations_file}); add it there first")
+    files = sum(1 for p in source.rglob("*") if p.is_file()) if source.is_dir() else 0
     try:
-        report = import_archive(
-            source,
-            settings.data_root,
-            station,
-            pattern=pattern,
-            timezone=tz or "UTC",
-            link=link,
-            dry_run=dry_run,
-        )
+        with progress_bar("importing", files, "files") as bar:
+            report = import_archive(
+                source,
+                settings.data_root,
+                station,
+                pattern=pattern,
+                timezone=tz or "UTC",
+                link=link,
+                dry_run=dry_run,
+                on_file=lambda path: bar.advance(label=path.name),
+            )
     except (PatternError, FileNotFoundError) as exc:
         fail(str(exc))
         return

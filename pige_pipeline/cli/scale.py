@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
+import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from pige_pipeline.cli.common import DataRootOption, StationsOption, fail, resolve_settings
+from pige_pipeline.cli.common import (
+    DataRootOption,
+    StationsOption,
+    fail,
+    load_stations_or_exit,
+    resolve_settings,
+)
+from pige_pipeline.cli.progress import Progress, SilentProgress, progress_bar
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -76,6 +85,76 @@ def _station_table(data_root: Path, hour: datetime, assets: list[str]) -> list[s
     return lines
 
 
+INVOCATION_TAG = "pige/cli_invocation"
+
+
+def _steps_per_hour(job: dg.JobDefinition, enabled_stations: int) -> int:
+    """Steps one run of `job` executes: each hourly graph is a plan, a finish and one step per batch."""
+    from pige_pipeline.defs.hourly import stations_per_step
+
+    try:
+        batches = -(-enabled_stations // stations_per_step())
+    except ValueError as exc:
+        fail(str(exc))
+    total = 0
+    for node in job.graph.node_dict.values():
+        inner = [d.name for d in getattr(node.definition, "node_defs", [])]
+        mapped = sum(name.endswith("_stations") for name in inner)
+        total += len(inner) - mapped + mapped * batches if inner else 1
+    return total
+
+
+class _StepCounter:
+    """Moves a progress bar as the steps of this invocation's runs end, from the instance's event log.
+
+    `execute_job` blocks until the run is over, so the count is read by a thread: the runs are found by
+    their invocation tag, their ended steps (succeeded, failed or skipped) counted twice a second.
+    """
+
+    def __init__(self, instance: dg.DagsterInstance, invocation: str, bar: Progress) -> None:
+        self._instance, self._invocation, self._bar = instance, invocation, bar
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="pige-progress", daemon=True)
+        self._counted = 0
+
+    def __enter__(self) -> _StepCounter:
+        if not isinstance(self._bar, SilentProgress):
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+            self._count()
+
+    def _count(self) -> None:
+        import dagster as dg
+
+        ended = {
+            dg.DagsterEventType.STEP_SUCCESS,
+            dg.DagsterEventType.STEP_FAILURE,
+            dg.DagsterEventType.STEP_SKIPPED,
+        }
+        runs = self._instance.get_runs(dg.RunsFilter(tags={INVOCATION_TAG: self._invocation}))
+        steps = 0
+        for run in runs:
+            for kind in ended:
+                steps += len(
+                    self._instance.get_records_for_run(run.run_id, of_type=kind, limit=10_000).records
+                )
+        if steps > self._counted:
+            self._bar.advance(steps - self._counted, label=f"{len(runs)} run(s)")
+            self._counted = steps
+
+    def _watch(self) -> None:
+        while not self._done.wait(0.5):
+            try:
+                self._count()
+            except Exception:  # noqa: BLE001 - a progress bar must never stop the processing it reports
+                continue
+
+
 def process(
     first: Annotated[str, typer.Option("--from", help="First hour, as a partition key: 2026-11-30-10:00.")],
     last: Annotated[
@@ -107,13 +186,24 @@ def process(
         f"pige process: {len(keys)} hour(s), executor {scale.executor}, data root {settings.data_root}"
     )
     failed_hours = 0
-    with dg.DagsterInstance.get() as instance:
+    invocation = uuid.uuid4().hex
+    per_hour = _steps_per_hour(job, len(load_stations_or_exit(settings.stations_file).enabled))
+    with (
+        dg.DagsterInstance.get() as instance,
+        progress_bar("processing", per_hour * len(keys), "steps") as bar,
+        _StepCounter(instance, invocation, bar),
+    ):
         for key in keys:
             started = time.monotonic()
             result = dg.execute_job(
                 dg.reconstructable(process_hour_job),
                 instance=instance,
-                tags={"dagster/partition": key, DATA_ROOT_TAG: root_id, "pige/trigger": "cli"},
+                tags={
+                    "dagster/partition": key,
+                    DATA_ROOT_TAG: root_id,
+                    "pige/trigger": "cli",
+                    INVOCATION_TAG: invocation,
+                },
             )
             verdict = "succeeded" if result.success else "FAILED"
             failed_hours += not result.success

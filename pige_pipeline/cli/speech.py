@@ -17,6 +17,7 @@ from pige_pipeline.cli.common import (
     load_stations_or_exit,
     resolve_settings,
 )
+from pige_pipeline.cli.progress import progress_bar
 from pige_pipeline.hours import utc
 from pige_pipeline.llm import LLMError, OllamaSettings
 
@@ -38,9 +39,10 @@ def transcribe(
     from pige_pipeline.speech.transcribe import Transcriber, TranscriptionError
 
     usable: list[Path] = []
+    seconds: dict[Path, float] = {}
     for path in audio:
         try:
-            probe_audio(path)
+            seconds[path] = probe_audio(path).duration_s or 0.0
             usable.append(path)
         except AudioProbeError as exc:
             typer.echo(f"skipped: {exc}", err=True)
@@ -52,8 +54,13 @@ def transcribe(
         fail(str(exc))
         return
     report = []
-    for path in usable:
-        result = transcriber.transcribe_file(path, language)
+    with progress_bar("transcribing", sum(seconds.values()), "s of audio") as bar:
+        results = []
+        for path in usable:
+            bar.advance(0, label=path.name)
+            results.append((path, transcriber.transcribe_file(path, language)))
+            bar.advance(seconds[path])
+    for path, result in results:
         typer.echo(
             f"# {path} ({result.language}, {result.audio_s:.1f} s of speech in {result.seconds:.1f} s, "
             f"model {transcriber.model_label})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -29,7 +30,8 @@ def _step_spans(instance: dg.DagsterInstance, run_id: str, prefix: str) -> dict[
 
 def test_two_stations_run_at_the_same_time(tmp_path: Path) -> None:
     root = build_hour(tmp_path / "data", stations=2)
-    env = pige_env(root, tmp_path / "home", "multiprocess", PIGE_MAX_CONCURRENT_STEPS="2")
+    # PIGE_PROGRESS=1 draws the bar into the pipe as on a terminal, so its count can be checked too.
+    env = pige_env(root, tmp_path / "home", "multiprocess", PIGE_MAX_CONCURRENT_STEPS="2", PIGE_PROGRESS="1")
     done = process(env)
     assert done.returncode == 0, done.stdout[-5000:]
     instance, run_id = latest_run(tmp_path / "home")
@@ -45,3 +47,11 @@ def test_two_stations_run_at_the_same_time(tmp_path: Path) -> None:
         if (record.dagster_event.step_key or "").startswith("speech.speech_stations[")
     }
     assert len(pids) == 2
+    # The progress bar expected as many steps as the run executed, and counted every one of them.
+    ended = sum(
+        len(instance.all_logs(run_id, of_type=kind))
+        for kind in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE)
+    )
+    assert ended > 20
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", done.stdout)
+    assert f"{ended}/{ended} steps" in shown, shown[-3000:]

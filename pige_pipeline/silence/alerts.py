@@ -31,6 +31,7 @@ from pige_pipeline.silence.classify import (
     EventContext,
     classify_rules,
 )
+from pige_pipeline.silence.reference import ReferenceAudio
 from pige_pipeline.stations import SilenceSettings, Station
 
 CONTEXT_S = 5.0
@@ -212,14 +213,18 @@ def alert_parts(data_root: Path, station: str, hour: datetime, alert_seconds: fl
     return parts
 
 
-def load_context(data_root: Path, station: Station, hour: datetime) -> EventContext:
+def load_context(
+    data_root: Path, station: Station, hour: datetime, reference: ReferenceAudio | None = None
+) -> EventContext:
     """Plays and transcripts of the hour and its neighbours, when those assets exist."""
     frames: dict[str, pd.DataFrame | None] = {}
     for asset in ("airplay_events", "transcripts"):
         parts = [read_asset_hour(data_root, asset, station.id, h) for h in (hour - HOUR, hour, hour + HOUR)]
         parts = [p for p in parts if p is not None and len(p)]
         frames[asset] = pd.concat(parts, ignore_index=True) if parts else None
-    return EventContext(frames["airplay_events"], frames["transcripts"], station.timezone)
+    return EventContext(
+        frames["airplay_events"], frames["transcripts"], station.timezone, reference=reference
+    )
 
 
 def context_transcript(ctx: EventContext, event: DeadAirEvent) -> str | None:
@@ -284,11 +289,15 @@ def dead_air_alert_rows(
     hour: datetime,
     notifier: Notifier | None,
     classifier: EventClassifier = classify_rules,
+    reference: ReferenceAudio | None = None,
 ) -> list[dict[str, Any]]:
-    """Alerts for one station-hour; suspect ones are sent through the notifier (once per alert id)."""
+    """Alerts for one station-hour; suspect ones are sent through the notifier (once per alert id).
+
+    `reference` (the catalogue's audio) tells a track's own pause from programme lost inside a play.
+    """
     hour = hour_start(hour)
     settings = station.silence
-    ctx = load_context(data_root, station, hour)
+    ctx = load_context(data_root, station, hour, reference)
     rows = []
     for part in alert_parts(data_root, station.id, hour, settings.alert_seconds):
         ev = part.event

@@ -15,11 +15,16 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from pige_pipeline.silence.reference import ReferenceAudio, ReferenceCheck
 from pige_pipeline.stations import SilenceSettings
 
 RULES_CLASSIFIER = "rules"
 # A silence that starts this close to the top of the (local) hour is a network join or a news jingle.
 TOP_OF_HOUR_S = 15.0
+# A play edge this close to the silence's edge is "on that side" of it (the matcher's boundary error).
+PLAY_EDGE_S = 2.0
+# Share of the reference's span that must be silent for the silence to be the track's own pause.
+REFERENCE_SILENT_SHARE = 0.6
 # Level falling faster than this (dB/s) over the 3 s before the onset is a fade-out.
 FADE_DB_PER_S = -6.0
 ANNOUNCED = re.compile(
@@ -53,6 +58,8 @@ class EventContext:
     transcripts: pd.DataFrame | None = None
     timezone: str = "UTC"
     notes: list[str] = field(default_factory=list)
+    # The catalogue's audio, to tell a track's own pause from programme lost inside it.
+    reference: ReferenceAudio | None = None
 
     def words_before(self, moment: datetime, seconds: float = 60.0) -> str:
         return self._words(moment - timedelta(seconds=seconds), moment)
@@ -92,6 +99,74 @@ def _play_label(row: pd.Series) -> str:
     return f"'{title}'" + (f" by {artist}" if artist else "")
 
 
+def _clock(seconds: float) -> str:
+    return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
+
+
+def _speed(row: pd.Series) -> float:
+    speed = row.get("speed")
+    return float(speed) if speed is not None and pd.notna(speed) and speed > 0 else 1.0
+
+
+def _inside_play(
+    plays: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
+) -> tuple[pd.Series, float] | None:
+    """The play the silence sits in (the same track on both sides) and the reference offset at its start.
+
+    Either one play runs through it (the matcher bridges gaps to survive talk-over), or two plays of one
+    track end and start at its edges.
+    """
+    edge = pd.Timedelta(seconds=PLAY_EDGE_S)
+
+    def ref_at(row: pd.Series, moment: pd.Timestamp) -> float:
+        offset = row.get("ref_offset_s")
+        offset = float(offset) if offset is not None and pd.notna(offset) else 0.0
+        return offset + (moment - row["start"]).total_seconds() * _speed(row)
+
+    spanning = plays[(plays["start"] <= start - pd.Timedelta(seconds=1)) & (plays["end"] >= end)]
+    if len(spanning):
+        row = spanning.iloc[0]
+        return row, ref_at(row, start)
+    before = plays[(plays["end"] >= start - edge) & (plays["end"] <= start + edge) & (plays["start"] < start)]
+    after = plays[(plays["start"] >= end - edge) & (plays["start"] <= end + edge) & (plays["end"] > end)]
+    for _, row in before.iterrows():
+        if "track_id" in plays.columns and row["track_id"] in set(after["track_id"]):
+            return row, ref_at(row, start)
+    return None
+
+
+def _inside_play_verdict(
+    event: DeadAirEvent, row: pd.Series, ref_start_s: float, ctx: EventContext, settings: SilenceSettings
+) -> Classification:
+    """Inside a track: its own pause if the reference is silent there, else programme lost."""
+    d = event.duration_s
+    label = _play_label(row)
+    speed = _speed(row)
+    check: ReferenceCheck | None = None
+    if ctx.reference is not None and row.get("track_id") is not None:
+        check = ctx.reference.check(str(row["track_id"]), ref_start_s, d * speed, settings.threshold_db)
+    span = f"{_clock(ref_start_s)}-{_clock(ref_start_s + d * speed)} of the track"
+    if check is not None and check.silent_share >= REFERENCE_SILENT_SHARE:
+        return Classification(
+            "natural", 0.85, f"inside {label}: the track itself is silent there ({span}: "
+            f"{check.silent_share:.0%} silent in the catalogue audio, median {check.level_db:.0f} dBFS), "
+            "so the pause is the recording's own",
+        )  # fmt: skip
+    if d < settings.alert_seconds:
+        return Classification("natural", 0.6, f"{d:.1f} s pause inside {label}, under the alert duration")
+    if check is not None:
+        return Classification(
+            "suspect", 0.9, f"programme lost inside {label}: {d:.0f} s of {event.kind.replace('_', ' ')} "
+            f"while the same track plays on both sides, and the catalogue audio has programme there "
+            f"({span}: median {check.level_db:.0f} dBFS, {check.silent_share:.0%} silent)",
+        )  # fmt: skip
+    return Classification(
+        "suspect", 0.8, f"programme lost inside {label}: {d:.0f} s of {event.kind.replace('_', ' ')} while "
+        f"the same track plays on both sides ({span}; its catalogue audio could not be read to check for "
+        "a pause of its own)",
+    )  # fmt: skip
+
+
 def _seconds_from_top_of_hour(moment: datetime, timezone: str) -> float:
     local = moment.astimezone(ZoneInfo(timezone))
     into = local.minute * 60 + local.second + local.microsecond / 1e6
@@ -112,12 +187,10 @@ def classify_rules(event: DeadAirEvent, ctx: EventContext, settings: SilenceSett
     plays = ctx.airplay
     if plays is not None and not plays.empty:
         start, end = pd.Timestamp(event.start), pd.Timestamp(event.end)
-        spanning = plays[(plays["start"] <= start - pd.Timedelta(seconds=1)) & (plays["end"] >= end)]
-        if len(spanning):
-            return Classification(
-                "natural", 0.8, f"inside {_play_label(spanning.iloc[0])}: the track's match runs through "
-                "the silence, so it is part of the recording",
-            )  # fmt: skip
+        inside = _inside_play(plays, start, end)
+        if inside is not None:
+            row, ref_start_s = inside
+            return _inside_play_verdict(event, row, ref_start_s, ctx, settings)
         cut = plays[
             (plays["end"] >= start - pd.Timedelta(seconds=2)) & (plays["end"] <= start + pd.Timedelta(1, "s"))
         ]

@@ -4,6 +4,7 @@ and email to a real SMTP server on loopback, sent once however often the hour is
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pige_pipeline.airplay.catalogue import load_catalogue
+from pige_pipeline.airplay.index import update_index
 from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE as RATE
 from pige_pipeline.defs.resources import PigeResource
 from pige_pipeline.defs.silence.assets import dead_air_alerts
@@ -69,8 +72,24 @@ def two_hours(data_root: Path, stations_yaml: Path, music: np.ndarray) -> dict[s
     def at(sec: float) -> pd.Timestamp:
         return pd.Timestamp(H + timedelta(seconds=sec))
 
-    play = {"station": "fm1", "hour": at(0), "title": "Aberrations", "artist": "Singularity",
-            "start": at(1990), "end": at(2030)}  # fmt: skip
+    # The track's own audio (indexed in the catalogue) has the same 6 s of noise 20 s in: its own pause.
+    catalogue = data_root / "catalogue"
+    catalogue.mkdir()
+    track = pcm([m[: 20 * RATE], synth.noise_floor(6, -62, RATE, seed=5), m[20 * RATE : 40 * RATE]])
+    raw = catalogue / "aberrations.raw"
+    raw.write_bytes(track.tobytes())
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "s16le", "-ar", str(RATE), "-ac", "1",
+         "-i", str(raw), str(catalogue / "aberrations.wav")],
+        check=True,
+    )  # fmt: skip
+    (catalogue / "catalogue.csv").write_text(
+        "track_id,title,artist,isrc,path\nT-ABER,Aberrations,Singularity,,aberrations.wav\n", encoding="utf-8"
+    )
+    update_index(load_catalogue(catalogue / "catalogue.csv"), data_root / "state" / "catalogue")
+    play = {"station": "fm1", "hour": at(0), "track_id": "T-ABER", "title": "Aberrations",
+            "artist": "Singularity", "start": at(1990), "end": at(2030), "ref_offset_s": 0.0,
+            "speed": 1.0}  # fmt: skip
     write_table(pd.DataFrame([play]), data_root / "parquet/airplay_events/fm1/2026/03/01/10.parquet")
     words = {"station": "fm1", "hour": at(0), "text": "et voici la météo",
              "start": at(1205), "end": at(1209.5), "dropped": False}  # fmt: skip
@@ -133,6 +152,7 @@ def test_alerts_classified_and_emailed_once(data_root, two_hours, monkeypatch) -
     assert "et voici la météo" in hum["context_transcript"]
     assert hum["context_start_s"] == pytest.approx(hum["start_s"] - 5)
     assert noise["classification"] == "natural" and "Aberrations" in noise["explanation"]
+    assert "the track itself is silent there" in noise["explanation"]
     # One event across the boundary: 20 s in H and 10 s in H+1, each hour's file holding its part of
     # the whole 30 s event under one alert id, notified once.
     assert crossing["duration_s"] == pytest.approx(20, abs=0.3) and crossing["end_s"] == 3600.0

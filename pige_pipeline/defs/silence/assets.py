@@ -6,6 +6,7 @@ from typing import Any
 
 import dagster as dg
 
+from pige_pipeline.airplay.index import load_index
 from pige_pipeline.chunks import NoAudioError
 from pige_pipeline.defs.hourly import StationHour, StationOutput, station_hour_asset
 from pige_pipeline.notify import Notifier
@@ -13,6 +14,7 @@ from pige_pipeline.settings import PigeSettings
 from pige_pipeline.silence.alerts import DEAD_AIR_ALERTS_SCHEMA, SilencesMissingError, dead_air_alert_rows
 from pige_pipeline.silence.classify import classify_rules
 from pige_pipeline.silence.llm import llm_classifier_from_env
+from pige_pipeline.silence.reference import reference_from_index_tracks
 from pige_pipeline.stations import Station
 
 
@@ -22,13 +24,25 @@ def _setup(
     notifier = Notifier.from_env(settings.data_root)
     context.log.info(f"dead-air notifications: {notifier.settings.describe()}")
     classifier = llm_classifier_from_env() or classify_rules
-    return {"notifier": notifier, "classifier": classifier}
+    index = load_index(settings.state_dir / "catalogue")
+    if index is None:
+        context.log.warning(
+            "no catalogue index: a silence inside a play cannot be checked against the track's own audio "
+            "(materialize `catalogue`); such silences are called suspect"
+        )
+    reference = reference_from_index_tracks(index.tracks if index is not None else [])
+    return {"notifier": notifier, "classifier": classifier, "reference": reference}
 
 
 def _alerts(sh: StationHour, shared: dict[str, Any]) -> StationOutput:
     try:
         rows = dead_air_alert_rows(
-            sh.settings.data_root, sh.station, sh.hour, shared["notifier"], shared["classifier"]
+            sh.settings.data_root,
+            sh.station,
+            sh.hour,
+            shared["notifier"],
+            shared["classifier"],
+            shared["reference"],
         )
     except SilencesMissingError as exc:
         raise NoAudioError(str(exc)) from None

@@ -4,7 +4,13 @@ CA (PIGE_SMTP_CA_FILE), AUTH only over TLS; an untrusted certificate keeps the a
 from __future__ import annotations
 
 import logging
+import os
+import pwd
+import re
+import shutil
+import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -209,17 +215,58 @@ def test_ca_file_errors_name_the_variable(tmp_path: Path, pki: Pki) -> None:
         NotifySettings.from_env({**base, "PIGE_SMTP_CA_FILE": str(pki.cert_chain[1])})
 
 
-def test_unreadable_ca_file_names_the_variable(tmp_path: Path, pki: Pki) -> None:
-    locked = tmp_path / "locked-ca.pem"
-    locked.write_bytes(pki.ca_file.read_bytes())
-    locked.chmod(0)
+def _as_unprivileged(check: Callable[[], str]) -> str:
+    """`check()` in a forked child that dropped root for `nobody` (its result comes back through a pipe).
+
+    Root reads a mode-000 file anyway, so as root the test would prove nothing. The child keeps the
+    interpreter and the modules already imported, so it needs no access to the virtual environment.
+    """
+    if os.geteuid() != 0:
+        return check()
+    nobody = pwd.getpwnam("nobody")
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        status = 0
+        try:
+            os.close(reader)
+            os.setgroups([])
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+            os.write(writer, check().encode())
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent, which fails the test
+            os.write(writer, f"child failed: {exc!r}".encode())
+            status = 1
+        finally:
+            os._exit(status)
+    os.close(writer)
+    with os.fdopen(reader, "rb") as pipe:
+        result = pipe.read().decode()
+    os.waitpid(pid, 0)
+    return result
+
+
+def test_unreadable_ca_file_names_the_variable(pki: Pki) -> None:
+    # Not pytest's tmp_path: it is private to root, and the check runs as `nobody` when we are root.
+    folder = Path(tempfile.mkdtemp(prefix="pige-ca-", dir="/tmp"))
     try:
-        if locked.open("rb"):  # root reads it anyway: then there is nothing to test
-            pytest.skip("running as a user that can read a mode-000 file")
-    except PermissionError:
-        pass
-    with pytest.raises(NotifyConfigError, match="PIGE_SMTP_CA_FILE: .*cannot be read by this user"):
-        NotifySettings.from_env({"PIGE_SMTP_CA_FILE": str(locked)})
+        folder.chmod(0o755)
+        locked = folder / "locked-ca.pem"
+        locked.write_bytes(pki.ca_file.read_bytes())
+        NotifySettings.from_env({"PIGE_SMTP_CA_FILE": str(locked)})  # readable: imports what the check needs
+        locked.chmod(0)
+
+        def check() -> str:
+            try:
+                NotifySettings.from_env({"PIGE_SMTP_CA_FILE": str(locked)})
+            except NotifyConfigError as exc:
+                return str(exc)
+            return "accepted"
+
+        message = _as_unprivileged(check)
+        assert re.search(r"PIGE_SMTP_CA_FILE: .*cannot be read by this user", message), message
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_ca_file_gone_at_delivery_keeps_the_alert(tmp_path: Path, pki: Pki) -> None:

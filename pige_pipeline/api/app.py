@@ -1,0 +1,138 @@
+"""The FastAPI application: routers, token store, analytics reader, metrics and the access log."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from pige_pipeline.analytics.build import AnalyticsNotBuiltError
+from pige_pipeline.api.analytics_db import AnalyticsReader
+from pige_pipeline.api.auth import authenticate, bearer
+from pige_pipeline.api.clips import ClipCache
+from pige_pipeline.api.metrics import make_registry
+from pige_pipeline.api.models import Problem
+from pige_pipeline.api.routers import (
+    coverage,
+    dead_air,
+    evidence,
+    health,
+    plays,
+    statements,
+    stations,
+    transcripts,
+)
+from pige_pipeline.api.tokens import TokenStore
+from pige_pipeline.settings import PigeSettings
+
+access_log = logging.getLogger("pige.api.access")
+# Headers a reverse proxy adds: a request carrying one came from outside, even if nginx is on loopback.
+FORWARDED_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
+DESCRIPTION = """Read-only access to pige's analytics: plays, monthly statements, dead air, recording
+coverage, transcripts and the evidence audio. Send `Authorization: Bearer <token>` (tokens come from
+`pige api token create`). Times are ISO 8601 with the offset of the station's own time zone."""
+
+
+def _from_loopback(request: Request) -> bool:
+    if any(h in request.headers for h in FORWARDED_HEADERS) or request.client is None:
+        return False
+    try:
+        return ipaddress.ip_address(request.client.host).is_loopback
+    except ValueError:
+        return False
+
+
+def create_app(
+    settings: PigeSettings | None = None, *, threads: int | None = None, clip_dir: Path | None = None
+) -> FastAPI:
+    """The API over `settings`' data root (PIGE_DATA_ROOT by default)."""
+    settings = settings or PigeSettings.from_env()
+    registry, latency = make_registry(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_clip_dir = clip_dir is None
+        directory = clip_dir or Path(tempfile.mkdtemp(prefix="pige-api-clips-"))
+        app.state.clips = ClipCache(directory, settings.data_root)
+        try:
+            yield
+        finally:
+            if own_clip_dir:
+                shutil.rmtree(directory, ignore_errors=True)
+
+    app = FastAPI(
+        title="pige read API",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        responses={422: {"model": Problem, "description": "A parameter that does not validate."}},
+    )
+    app.state.data_root = settings.data_root
+    app.state.tokens = TokenStore.for_data_root(settings.data_root)
+    app.state.reader = AnalyticsReader(settings.data_root, threads=threads)
+
+    @app.exception_handler(AnalyticsNotBuiltError)
+    async def _not_built(request: Request, exc: AnalyticsNotBuiltError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503)
+
+    @app.middleware("http")
+    async def _measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            seconds = time.perf_counter() - started
+            route = request.scope.get("route")
+            template = getattr(route, "path", "(no route)")
+            latency.labels(template, request.method, str(status)).observe(seconds)
+            # The path template, not the URL (ids and filters stay out of the log), and the token's
+            # public id, never the token.
+            access_log.info(
+                "%s %s %s %.1f ms token=%s",
+                request.method,
+                template,
+                status,
+                seconds * 1000,
+                getattr(request.state, "token_id", "-"),
+            )
+
+    for module in (health, stations, plays, statements, dead_air, coverage, transcripts, evidence):
+        app.include_router(module.router)
+
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        response_class=Response,
+        responses={
+            200: {
+                "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
+                "description": "Prometheus text.",
+            },
+            401: {"model": Problem, "description": "Not from loopback and no token."},
+            403: {"model": Problem, "description": "Not from loopback and not an admin token."},
+        },
+    )
+    def metrics(
+        request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
+    ) -> Response:
+        """Prometheus metrics: for admin tokens, or for a scraper on loopback without a proxy in between."""
+        if not _from_loopback(request):
+            token = authenticate(request, credentials)
+            if not token.at_least("admin"):
+                raise HTTPException(status_code=403, detail="metrics need an admin token")
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,75 @@
+"""Who is asking: the bearer token's role and stations, checked on every request.
+
+401: no token, a malformed, unknown or revoked one. 403: a role too low for the resource, or a
+station outside the token's scope named in a filter. An item (a play, an alert) of a station outside
+the scope is a 404, like an id that does not exist, so nothing tells that it does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from pige_pipeline.api.tokens import Role, TokenInfo, TokenStore
+
+bearer = HTTPBearer(auto_error=False, description="An API token from `pige api token create`.")
+
+
+def unauthorized(detail: str) -> HTTPException:
+    return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def authenticate(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> TokenInfo:
+    """The token of the request, or 401."""
+    if credentials is None:
+        raise unauthorized("an API token is needed: send `Authorization: Bearer <token>`")
+    store: TokenStore = request.app.state.tokens
+    info = store.verify(credentials.credentials)
+    if info is None:
+        raise unauthorized("this API token is not valid (unknown, revoked or mistyped): ask for a new one")
+    request.state.token_id = info.token_id  # for the access log: the token's public id, never the token
+    return info
+
+
+def require(role: Role) -> Callable[..., TokenInfo]:
+    """A dependency giving the request's token when its role is at least `role`, else 403."""
+
+    def dependency(token: Annotated[TokenInfo, Depends(authenticate)]) -> TokenInfo:
+        if not token.at_least(role):
+            raise HTTPException(
+                status_code=403, detail=f"this resource needs the {role} role; this token is a {token.role}"
+            )
+        return token
+
+    return dependency
+
+
+Viewer = Annotated[TokenInfo, Depends(require("viewer"))]
+Operator = Annotated[TokenInfo, Depends(require("operator"))]
+Admin = Annotated[TokenInfo, Depends(require("admin"))]
+
+
+def stations_for(token: TokenInfo, station: str | None) -> list[str] | None:
+    """The stations a listing reads: the one asked for (403 outside the scope), else the token's.
+
+    None means every station (an admin token).
+    """
+    if station is not None:
+        if not token.may_read(station):
+            raise HTTPException(status_code=403, detail=f"this token may not read station {station!r}")
+        return [station]
+    return None if token.all_stations else list(token.stations)
+
+
+def station_condition(column: str, stations: list[str] | None) -> tuple[str, list[object]]:
+    """SQL condition limiting `column` to `stations` (None: no limit), with its parameters."""
+    if stations is None:
+        return "true", []
+    if not stations:
+        return "false", []
+    return f"{column} IN ({', '.join('?' for _ in stations)})", list(stations)

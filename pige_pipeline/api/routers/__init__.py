@@ -1,0 +1,1 @@
+"""One router per resource: stations, plays, statements, dead air, coverage, transcripts, evidence."""

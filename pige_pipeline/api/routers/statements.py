@@ -1,0 +1,160 @@
+"""Monthly statements, per station and per rights holder, over each station's own month, as JSON or CSV.
+
+A play counts once, whole, in the month it started in, in its station's time zone (stations.yaml
+`timezone`): a play at 23:30 UTC on 31 March in Europe/Paris belongs to April. `seconds` is the sum of
+the play's pieces, as in the airplay report.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+
+from pige_pipeline.api.auth import Viewer, stations_for
+from pige_pipeline.api.models import ERRORS, RightsHolderStatementLine, Statement, StationStatementLine
+from pige_pipeline.api.query import analytics, fetch, localise, station_zones
+from pige_pipeline.api.routers.common import StationFilter
+from pige_pipeline.api.times import MONTH_PATTERN, month_bounds
+
+router = APIRouter(tags=["statements"], responses=ERRORS)
+Month = Annotated[str, Path(pattern=MONTH_PATTERN, description="YYYY-MM, in each station's time zone.")]
+Format = Annotated[Literal["json", "csv"], Query(description="json, or csv for a spreadsheet.")]
+RIGHTS_COLUMNS = ("publisher", "label", "composer")
+NO_RIGHTS_NOTE = (
+    "The catalogue has no publisher, label or composer column: lines are grouped by artist instead."
+)
+CSV_CONTENT = {"text/csv": {"schema": {"type": "string"}}}
+
+
+def _bounds(request: Request, month: str, stations: list[str] | None) -> tuple[str, list[object], Any]:
+    """A VALUES relation (station, lo, hi) of each readable station's month, in UTC."""
+    with analytics(request) as db:
+        zones = station_zones(db)
+    chosen = sorted(zones) if stations is None else [s for s in stations if s in zones]
+    if not chosen:
+        return (
+            "SELECT NULL::VARCHAR AS station, NULL::TIMESTAMPTZ AS lo, NULL::TIMESTAMPTZ AS hi LIMIT 0",
+            [],
+            zones,
+        )
+    params: list[object] = []
+    for station in chosen:
+        params.extend([station, *month_bounds(month, zones[station])])
+    values = ", ".join("(?, ?::TIMESTAMPTZ, ?::TIMESTAMPTZ)" for _ in chosen)
+    return f"SELECT * FROM (VALUES {values}) AS b(station, lo, hi)", params, zones
+
+
+def _csv(lines: list[dict[str, Any]], columns: list[str], filename: str) -> Response:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for line in lines:
+        writer.writerow({k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in line.items()})
+    return Response(
+        out.getvalue(),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get(
+    "/statements/{month}/stations",
+    response_model=Statement[StationStatementLine],
+    responses={200: {"content": CSV_CONTENT}},
+)
+def station_statement(
+    request: Request, token: Viewer, month: Month, station: StationFilter = None, format: Format = "json"
+) -> Any:
+    """Per station and track: plays, seconds aired, first and last play (in the station's zone)."""
+    bounds, params, _ = _bounds(request, month, stations_for(token, station))
+    with analytics(request) as db:
+        lines = fetch(
+            db,
+            f"""
+            WITH b AS ({bounds})
+            SELECT p.station, p.track_id, arg_min(p.title, p.start) AS title,
+                   arg_min(p.artist, p.start) AS artist, arg_min(p.isrc, p.start) AS isrc,
+                   count(*) AS plays, round(sum(p.seconds), 3) AS seconds,
+                   epoch_us(min(p.start)) AS first_play, epoch_us(max(p.start)) AS last_play
+            FROM plays p JOIN b ON p.station = b.station AND p.start >= b.lo AND p.start < b.hi
+            GROUP BY p.station, p.track_id
+            ORDER BY p.station, plays DESC, seconds DESC, p.track_id
+            """,
+            params,
+        )
+        zones = station_zones(db)
+    localise(lines, ("first_play", "last_play"), zones)
+    if format == "csv":
+        return _csv(lines, list(StationStatementLine.model_fields), f"statement-stations-{month}.csv")
+    return {"month": month, "period": "local", "lines": lines, "notes": []}
+
+
+def _rights_columns(db: Any) -> list[str]:
+    row = db.execute("SELECT value FROM build_info WHERE key = 'rights_holder_columns'").fetchone()
+    known = json.loads(row[0]) if row else []
+    return [c for c in known if c in RIGHTS_COLUMNS]
+
+
+@router.get(
+    "/statements/{month}/rights-holders",
+    response_model=Statement[RightsHolderStatementLine],
+    responses={200: {"content": CSV_CONTENT}},
+)
+def rights_holder_statement(
+    request: Request,
+    token: Viewer,
+    month: Month,
+    station: StationFilter = None,
+    rights_holder: Annotated[
+        str | None, Query(max_length=200, description="Only this rights holder.")
+    ] = None,
+    format: Format = "json",
+) -> Any:
+    """Per rights holder (publisher, label, composer) and track, over the token's stations."""
+    bounds, params, _ = _bounds(request, month, stations_for(token, station))
+    notes: list[str] = []
+    with analytics(request) as db:
+        rights = _rights_columns(db)
+        if rights:
+            parts = [
+                f"SELECT '{c}' AS role, {c} AS rights_holder, * FROM p WHERE {c} IS NOT NULL" for c in rights
+            ]
+            parts.append(
+                "SELECT 'unassigned' AS role, '(none in the catalogue)' AS rights_holder, * FROM p WHERE "
+                + " AND ".join(f"{c} IS NULL" for c in rights)
+            )
+            holders = " UNION ALL BY NAME ".join(parts)
+        else:
+            notes.append(NO_RIGHTS_NOTE)
+            holders = (
+                "SELECT 'artist' AS role, coalesce(artist, '(unknown artist)') AS rights_holder, * FROM p"
+            )
+        holder_filter = "WHERE rights_holder = ?" if rights_holder is not None else ""
+        lines = fetch(
+            db,
+            f"""
+            WITH b AS ({bounds}),
+            p AS (
+                SELECT p.* FROM plays p JOIN b ON p.station = b.station AND p.start >= b.lo AND p.start < b.hi
+            ),
+            h AS ({holders})
+            SELECT role, rights_holder, track_id, arg_min(title, start) AS title,
+                   arg_min(artist, start) AS artist, arg_min(isrc, start) AS isrc,
+                   count(*) AS plays, round(sum(seconds), 3) AS seconds, count(DISTINCT station) AS stations,
+                   epoch_us(min(start)) AS first_play, epoch_us(max(start)) AS last_play
+            FROM h {holder_filter} GROUP BY role, rights_holder, track_id
+            ORDER BY role, rights_holder, plays DESC, track_id
+            """,
+            [*params, *([rights_holder] if rights_holder is not None else [])],
+        )
+    localise(lines, ("first_play", "last_play"), None)
+    if format == "csv":
+        return _csv(
+            lines, list(RightsHolderStatementLine.model_fields), f"statement-rights-holders-{month}.csv"
+        )
+    return {"month": month, "period": "local", "lines": lines, "notes": notes}

@@ -75,7 +75,6 @@ def create_app(
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
-        responses={422: {"model": Problem, "description": "A parameter that does not validate."}},
     )
     app.state.data_root = settings.data_root
     app.state.tokens = TokenStore.for_data_root(settings.data_root)

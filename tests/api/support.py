@@ -76,7 +76,7 @@ def clone_station(root: Path, old: str, new: str) -> None:
 def build_api_root(demo_root: Path, root: Path) -> Path:
     """A copy of the demo's data root with a second station, and its analytics built."""
     root.mkdir(parents=True)
-    for name in ("chunks", "parquet", "catalogue", "recorder", "stations.yaml"):
+    for name in ("chunks", "parquet", "catalogue", "recorder", "state/notify", "stations.yaml"):
         source = demo_root / name
         if source.is_dir():
             shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("*.tmp"))

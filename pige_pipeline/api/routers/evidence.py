@@ -30,6 +30,12 @@ AUDIO = {
 }
 
 
+def _station_of(request: Request, item_id: str) -> str | None:
+    with analytics(request) as db:
+        row = db.execute(_STATION_OF, [item_id, item_id, item_id, item_id]).fetchone()
+    return row[0] if row else None
+
+
 @router.get(
     "/evidence/{item_id}",
     response_class=FileResponse,
@@ -46,18 +52,18 @@ async def evidence(
     item_id: Annotated[str, Path(pattern=ID_PATTERN, description="A play_id or an alert_id.")],
 ) -> FileResponse:
     """The clip of a play or an alert; 404 outside the token's stations."""
-    from pige_pipeline.evidence import EvidenceError, EvidenceNotFound, EvidenceUnavailable, locate
-
     data_root: FilePath = request.app.state.data_root
     missing = HTTPException(
         status_code=404, detail=f"no play or alert {item_id!r} among this token's stations"
     )
     # The scope is checked before the evidence is looked at, so that "no audio" (410) is never said of
     # an item of another station.
-    with analytics(request) as db:
-        station = db.execute(_STATION_OF, [item_id, item_id, item_id, item_id]).fetchone()
-    if station is None or not token.may_read(station[0]):
+    station = await run_in_threadpool(_station_of, request, item_id)
+    if station is None or not token.may_read(station):
         raise missing
+    # The audio stack loads only when a clip is asked for.
+    from pige_pipeline.evidence import EvidenceError, EvidenceNotFound, EvidenceUnavailable, locate
+
     try:
         found = await run_in_threadpool(locate, data_root, item_id)
     except EvidenceNotFound:

@@ -1,17 +1,21 @@
-"""Find dead air in mono PCM: silence, a steady noise floor or a hum, but not quiet programme.
+"""Find dead air in mono PCM: the absence of programme, not a fixed level.
 
-Level alone is not enough (docs/benchmarks.md, `## Dead air`): a hum at -35 dBFS is above any sane
-silence threshold, and a pianissimo passage dips below it. The detector works on 50 ms frames and
-looks at windows of a couple of seconds:
+Level alone is not enough (docs/benchmarks.md, `## Dead air`): a hum or a receiver's hiss at -35 dBFS
+is above any sane silence threshold, and a pianissimo passage dips below it. The detector works on
+50 ms frames and looks at windows of a couple of seconds:
 
-- a window whose level and spectral shape stay the same ("steady") and whose loudest frame is below
-  `steady_ceiling_db` is dead air, whatever its level: a hum, a carrier, a hiss;
+- a window whose in-band level and spectral shape stay the same ("steady") is dead air when it is
+  below `steady_ceiling_db`, or within `floor_margin_db` of the station's own floor (the quietest
+  sound the piece carries, a low percentile of its frame levels: a hiss floor on an off-air receiver);
 - a window entirely below `threshold_db` is dead air unless it sounds like programme: its spectrum
   keeps changing *and* is tonal (music and speech have harmonic peaks; noise is flat);
 - frames at digital zero are dead air on their own.
 
 A frame is dead when some dead window covers it, so boundaries stay at frame precision instead of
-being blurred by half a window.
+being blurred by half a window. Each stretch found is then looked at as a whole, with a fine
+spectrum (0.7 Hz): one whose power sits in spectral peaks is tonal, and tonal sound is programme
+(a pad, a drone, a held chord) unless those peaks are mains harmonics (50 or 60 Hz and multiples):
+a hum, which is dead air. Every stretch carries the measures that decided it (`Silence.why`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE, decode_mono
 from pige_pipeline.silence.sliding import moving_max, moving_mean, moving_min
@@ -34,23 +39,32 @@ KINDS = ("digital_silence", "noise_floor", "hum")
 
 @dataclass(frozen=True)
 class DetectorTuning:
-    """Thresholds of the steady/programme rules, chosen on the labelled set in benchmarks/silence_accuracy."""
+    """Thresholds of the rules, chosen on the tuning set of benchmarks/silence_accuracy, not the eval set."""
 
     window_s: float = 2.0
-    # A steady window: frame levels vary less than this (dB, standard deviation) ...
+    # Cheap pre-filter on raw frame levels: a window varying more than this is not looked at further.
+    candidate_level_std_db: float = 3.0
+    # A steady window: its in-band level (100 Hz up, 250 ms means) varies less than this (dB, std) ...
     steady_level_std_db: float = 0.6
-    # ... and the band spectrum moves less than this from its window mean (total variation, 0..1).
-    steady_spectral_change: float = 0.10
-    # Steady sound louder than this is programme (a held chord, a line-up tone is someone's choice).
+    # ... and its band spectrum moves less than this from its window mean (total variation, 0..1).
+    steady_spectral_change: float = 0.12
+    # Steady sound below this is dead air wherever the station's floor is ...
     steady_ceiling_db: float = -30.0
+    # ... and steady sound within this of the floor is dead air up to `noise_ceiling_db`.
+    floor_margin_db: float = 6.0
+    noise_ceiling_db: float = -20.0
+    # The floor: this percentile of the frame levels above digital zero.
+    floor_percentile: float = 2.0
     # Below the threshold, programme is tonal: mean spectral flatness under this (noise is near 1).
     programme_max_flatness: float = 0.25
     # ... and changing: spectral change at least this.
     programme_min_spectral_change: float = 0.10
     # Frames quieter than this are digital silence, dead on their own.
     digital_db: float = -80.0
-    # A dead stretch whose mean spectrum is flatter than this is a noise floor, else a hum.
-    hum_max_flatness: float = 0.2
+    # A stretch with at least this share of its power in spectral peaks is tonal ...
+    tonal_share: float = 0.5
+    # ... and a tonal stretch is hum when at least this share of the peak power is on mains harmonics.
+    mains_share: float = 0.7
 
 
 DEFAULT_TUNING = DetectorTuning()
@@ -58,7 +72,7 @@ DEFAULT_TUNING = DetectorTuning()
 
 @dataclass(frozen=True)
 class Silence:
-    """One stretch of dead air: seconds from the start of the samples (plus `offset_s`)."""
+    """One stretch of dead air: seconds from the start of the samples (plus `offset_s`), and why."""
 
     start_s: float
     end_s: float
@@ -66,6 +80,13 @@ class Silence:
     kind: str
     # Level trend over the seconds before the onset (dB/s): strongly negative after a fade-out.
     fade_db_per_s: float | None = None
+    # The measures that decided it: the piece's floor, steadiness, tonality, mains frequency of a hum.
+    floor_db: float | None = None
+    level_sd_db: float | None = None
+    spectral_change: float | None = None
+    tonal_share: float | None = None
+    mains_hz: float | None = None
+    why: str = ""
 
     @property
     def duration_s(self) -> float:
@@ -77,7 +98,7 @@ class FrameFeatures:
     """Per-frame measurements; spectral ones are only computed where the level could be dead air."""
 
     level_db: np.ndarray  # (n,)
-    band_share: np.ndarray  # (n, bands): each band's share of the frame's power; NaN where not computed
+    band_power: np.ndarray  # (n, bands): power per band from 100 Hz up; NaN where not computed
     flatness: np.ndarray  # (n,): spectral flatness of the frame, NaN where not computed
     analysed: np.ndarray  # (n,) bool: quiet enough (below the ceiling) to be dead air
     frame_len: int
@@ -85,11 +106,16 @@ class FrameFeatures:
 
 # Which quiet frames need a spectrum, given (level_db, quiet): a verdict may depend on them.
 SpectrumFilter = Callable[[np.ndarray, np.ndarray], np.ndarray]
+# Frames averaged before the steadiness measures: one 50 ms frame of noise has only ~30 spectral
+# bins per band, so its band powers jitter by decibels; 250 ms means jitter five times less.
+SMOOTH_FRAMES = 5
+# Steadiness ignores what lies under this: a pink hiss keeps most of its jitter in its lowest bins.
+BAND_LOW_HZ = 100.0
 
 
-def _band_edges(n_bins: int, sample_rate: int, frame_len: int, bands: int = 12) -> np.ndarray:
-    """Log-spaced band edges (bin indices) from 50 Hz to Nyquist; empty bands are merged away."""
-    hz = np.geomspace(50.0, sample_rate / 2, bands + 1)
+def _band_edges(n_bins: int, sample_rate: int, frame_len: int, bands: int = 10) -> np.ndarray:
+    """Log-spaced band edges (bin indices) from 100 Hz to Nyquist; empty bands are merged away."""
+    hz = np.geomspace(BAND_LOW_HZ, sample_rate / 2, bands + 1)
     edges = np.unique(np.clip(np.round(hz * frame_len / sample_rate).astype(int), 1, n_bins))
     return edges
 
@@ -107,7 +133,7 @@ def frame_features(
     wanted = analysed if spectrum_filter is None else analysed & spectrum_filter(level_db, analysed)
     n_bins = frame_len // 2 + 1
     edges = _band_edges(n_bins, sample_rate, frame_len)
-    band_share = np.full((n, len(edges) - 1), np.nan, dtype=np.float32)
+    band_power = np.full((n, len(edges) - 1), np.nan, dtype=np.float32)
     flatness = np.full(n, np.nan, dtype=np.float32)
     idx = np.flatnonzero(wanted)
     window = np.hanning(frame_len).astype(np.float32)
@@ -116,10 +142,9 @@ def frame_features(
         rows = idx[lo : lo + 8192]
         spec = np.abs(np.fft.rfft(frames[rows].astype(np.float32) * window, axis=1)) ** 2
         spec = spec[:, edges[0] : edges[-1]] + 1e-3  # ~quantisation noise; keeps logs finite
-        bands = np.add.reduceat(spec, edges[:-1] - edges[0], axis=1)
-        band_share[rows] = bands / bands.sum(axis=1, keepdims=True)
+        band_power[rows] = np.add.reduceat(spec, edges[:-1] - edges[0], axis=1)
         flatness[rows] = np.exp(np.log(spec).mean(axis=1)) / spec.mean(axis=1)
-    return FrameFeatures(level_db, band_share, flatness, analysed, frame_len)
+    return FrameFeatures(level_db, band_power, flatness, analysed, frame_len)
 
 
 def _window_frames(min_seconds: float, tuning: DetectorTuning) -> int:
@@ -131,16 +156,25 @@ def _level_window_stats(lvl: np.ndarray, quiet: np.ndarray, win: int) -> dict[st
     mean = moving_mean(lvl, win)
     sq = moving_mean(lvl * lvl, win)
     return {
-        "level_std": np.sqrt(np.maximum(sq - mean * mean, 0.0)),
+        "raw_level_std": np.sqrt(np.maximum(sq - mean * mean, 0.0)),
         "all_analysed": moving_min(quiet, win),
         "loudest": moving_max(lvl, win),
+        "mean_level": mean,
     }
 
 
 def _could_be_dead(st: dict[str, np.ndarray], threshold_db: float, tuning: DetectorTuning) -> np.ndarray:
     """Windows that the levels alone do not rule out; only there can spectra change the verdict."""
-    steady_level = (st["level_std"] < tuning.steady_level_std_db) & (st["loudest"] < tuning.steady_ceiling_db)
+    steady_level = st["raw_level_std"] < tuning.candidate_level_std_db
     return st["all_analysed"] & (steady_level | (st["loudest"] < threshold_db))
+
+
+def station_floor_db(level_db: np.ndarray, tuning: DetectorTuning = DEFAULT_TUNING) -> float:
+    """The quietest sound the piece carries (digital zero aside): its hiss, hum or room tone."""
+    sounding = level_db[level_db >= tuning.digital_db]
+    if not sounding.size:
+        return LEVEL_FLOOR_DB
+    return float(np.percentile(sounding, tuning.floor_percentile))
 
 
 class SpectraNeeded:
@@ -161,7 +195,7 @@ class SpectraNeeded:
             return np.zeros(len(level_db), dtype=bool)
         self._level_db, self._stats = level_db, _level_window_stats(level_db, quiet, self.win)
         candidate = _could_be_dead(self._stats, self.threshold_db, self.tuning)
-        return moving_max(candidate, 2 * self.win + 3, cval=False)
+        return moving_max(candidate, 2 * self.win + SMOOTH_FRAMES + 3, cval=False)
 
     def level_stats(self, feat: FrameFeatures) -> dict[str, np.ndarray] | None:
         """The level statistics computed for these very frames, if they were."""
@@ -174,10 +208,16 @@ def _window_stats(
     """Centred-window statistics per frame (windows touching an unanalysed frame count as loud)."""
     lvl = feat.level_db
     st = level_stats if level_stats is not None else _level_window_stats(lvl, feat.analysed, win)
-    share = np.nan_to_num(feat.band_share, nan=0.0)
-    share_mean = moving_mean(share, win)
-    dev = 0.5 * np.abs(share - share_mean).sum(axis=1)
+    power = moving_mean(np.nan_to_num(feat.band_power, nan=0.0), SMOOTH_FRAMES)
+    total = np.maximum(power.sum(axis=1), 1e-12)
+    inband_db = 10.0 * np.log10(total)
+    mean = moving_mean(inband_db, win)
+    st["level_std"] = np.sqrt(np.maximum(moving_mean(inband_db * inband_db, win) - mean * mean, 0.0))
+    share = power / total[:, None]
+    dev = 0.5 * np.abs(share - moving_mean(share, win)).sum(axis=1)
     st["spectral_change"] = moving_mean(dev, win)
+    # Frames without a spectrum read as perfectly steady silence: only windows fully measured count.
+    st["measured"] = moving_min(~np.isnan(feat.band_power[:, 0]), win)
     # Mean flatness of the window's frames that carry sound: pauses at digital zero would read as "flat".
     sounding = ~np.isnan(feat.flatness) & (lvl >= digital_db)
     flat_sum = moving_mean(np.where(sounding, feat.flatness, 0.0), win)
@@ -193,24 +233,33 @@ def dead_frames(
     min_seconds: float,
     tuning: DetectorTuning,
     level_stats: dict[str, np.ndarray] | None = None,
-) -> np.ndarray:
-    """Boolean per frame: dead air (before the minimum-duration rule)."""
+    floor_db: float | None = None,
+) -> tuple[np.ndarray, dict[str, np.ndarray] | None]:
+    """Boolean per frame: dead air (before the minimum-duration rule), and the window statistics."""
     win = _window_frames(min_seconds, tuning)
     if len(feat.level_db) < win:
-        return feat.level_db < tuning.digital_db
+        return feat.level_db < tuning.digital_db, None
+    floor = station_floor_db(feat.level_db, tuning) if floor_db is None else floor_db
     st = _window_stats(feat, win, tuning.digital_db, level_stats)
-    steady = (st["level_std"] < tuning.steady_level_std_db) & (
-        st["spectral_change"] < tuning.steady_spectral_change
+    steady = (
+        st["measured"]
+        & (st["raw_level_std"] < tuning.candidate_level_std_db)
+        & (st["level_std"] < tuning.steady_level_std_db)
+        & (st["spectral_change"] < tuning.steady_spectral_change)
+    )
+    at_floor = (st["mean_level"] <= floor + tuning.floor_margin_db) & (
+        st["loudest"] < tuning.noise_ceiling_db
     )
     programme = (st["flatness"] < tuning.programme_max_flatness) & (
         st["spectral_change"] >= tuning.programme_min_spectral_change
     )
     dead_window = st["all_analysed"] & (
-        (steady & (st["loudest"] < tuning.steady_ceiling_db)) | ((st["loudest"] < threshold_db) & ~programme)
+        (steady & ((st["loudest"] < tuning.steady_ceiling_db) | at_floor))
+        | ((st["loudest"] < threshold_db) & ~programme)
     )
     # A frame is dead if any dead window covers it: dilate window centres by half a window.
     covered = moving_max(dead_window, win, cval=False)
-    return covered | (feat.level_db < tuning.digital_db)
+    return covered | (feat.level_db < tuning.digital_db), st
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -219,14 +268,78 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(diff == 1), np.flatnonzero(diff == -1), strict=True))
 
 
-def _kind(feat: FrameFeatures, lo: int, hi: int, level_db: float, tuning: DetectorTuning) -> str:
+# Fine spectrum of a whole stretch: 16384 points at 11025 Hz are 0.67 Hz apart, enough to tell a
+# 98 Hz drone from a 100 Hz mains harmonic. At most this many segments are averaged.
+FINE_FFT = 16384
+FINE_SEGMENTS = 12
+MAINS_HZ = (50.0, 60.0)
+
+
+@dataclass(frozen=True)
+class Tonality:
+    """How a stretch's power sits in its fine spectrum."""
+
+    tonal_share: float  # share of the power in spectral peaks (8x their neighbourhood's median)
+    mains_hz: float | None  # 50 or 60 when most of the peak power is on its harmonics
+    mains_share: float  # share of the peak power on the better mains frequency's harmonics
+
+
+def tonality(samples: np.ndarray, sample_rate: int) -> Tonality:
+    """Peaks of the averaged fine spectrum, and how much of them are mains harmonics."""
+    n = len(samples)
+    seg = min(FINE_FFT, n)
+    if seg < sample_rate // 4:
+        return Tonality(0.0, None, 0.0)
+    starts = np.linspace(0, n - seg, num=max(1, min(FINE_SEGMENTS, 2 * n // seg))).astype(int)
+    window = np.hanning(seg)
+    spec = np.zeros(FINE_FFT // 2 + 1)
+    for st in starts:
+        chunk = samples[st : st + seg].astype(np.float64)
+        spec += np.abs(np.fft.rfft((chunk - chunk.mean()) * window, FINE_FFT)) ** 2
+    freqs = np.fft.rfftfreq(FINE_FFT, 1.0 / sample_rate)
+    keep = freqs >= 20.0
+    spec, freqs = spec[keep], freqs[keep]
+    total = float(spec.sum())
+    if total <= 0:
+        return Tonality(0.0, None, 0.0)
+    half = 25  # +-17 Hz neighbourhood
+    local = np.median(sliding_window_view(np.pad(spec, half, mode="edge"), 2 * half + 1), axis=1)
+    peaks = spec > 8.0 * np.maximum(local, 1e-12)
+    peak_power = float(spec[peaks].sum())
+    tonal = peak_power / total
+    best_hz, best = None, 0.0
+    if peak_power > 0:
+        for mains in MAINS_HZ:
+            harmonic = np.maximum(np.round(freqs / mains), 1.0)
+            on = peaks & (np.abs(freqs - harmonic * mains) <= 1.0 + 0.005 * freqs)
+            share = float(spec[on].sum()) / peak_power
+            if share > best:
+                best_hz, best = mains, share
+    return Tonality(round(tonal, 3), best_hz, round(best, 3))
+
+
+def _kind(level_db: float, tone: Tonality, tuning: DetectorTuning) -> str:
     if level_db < tuning.digital_db:
         return "digital_silence"
-    flat = feat.flatness[lo:hi]
-    flat = flat[~np.isnan(flat)]
-    if flat.size and float(np.median(flat)) < tuning.hum_max_flatness:
+    if tone.tonal_share >= tuning.tonal_share and tone.mains_share >= tuning.mains_share:
         return "hum"
     return "noise_floor"
+
+
+def _why(kind: str, level: float, floor: float, sd: float, change: float, tone: Tonality) -> str:
+    """The measures that decided a stretch, in words an engineer can check."""
+    if kind == "digital_silence":
+        return f"digital silence: median frame level {level:.0f} dBFS"
+    steady = f"steady (level sd {sd:.2f} dB, spectral change {change:.2f})"
+    if kind == "hum":
+        return (
+            f"mains hum: {tone.mains_share:.0%} of the tonal power on {tone.mains_hz:.0f} Hz harmonics "
+            f"(tonal share {tone.tonal_share:.2f}), {steady}, at {level:.0f} dBFS"
+        )
+    return (
+        f"no programme: noise with no tonal peaks (tonal share {tone.tonal_share:.2f}), {steady}, at "
+        f"{level:.0f} dBFS, {level - floor:+.0f} dB from the station floor ({floor:.0f} dBFS)"
+    )
 
 
 def _lead_in_slope(level_db: np.ndarray, lo: int, frame_s: float, seconds: float = 3.0) -> float | None:
@@ -239,6 +352,12 @@ def _lead_in_slope(level_db: np.ndarray, lo: int, frame_s: float, seconds: float
     return round(float(np.polyfit(t, y, 1)[0]), 2)
 
 
+def _median(values: np.ndarray | None, lo: int, hi: int) -> float:
+    if values is None or hi <= lo:
+        return float("nan")
+    return float(np.median(values[lo:hi]))
+
+
 def detect_silences(
     samples: np.ndarray,
     sample_rate: int,
@@ -247,18 +366,20 @@ def detect_silences(
     offset_s: float = 0.0,
     tuning: DetectorTuning = DEFAULT_TUNING,
     keep_edge_runs: bool = False,
+    floor_db: float | None = None,
 ) -> list[Silence]:
     """Dead-air stretches of at least `min_seconds` in int16 (or float in int16 scale) mono samples.
 
     With `keep_edge_runs`, stretches touching either end of the samples are kept whatever their length:
     they may be the visible part of a longer silence that continues in the neighbouring chunk.
+    `floor_db` is the station's floor when the caller knows it better than these samples alone.
     """
     samples = np.asarray(samples)
     if samples.ndim != 1:
         raise ValueError(f"expected mono samples (1-D), got shape {samples.shape}")
     if sample_rate <= 0:
         raise ValueError(f"sample rate must be positive, got {sample_rate}")
-    ceiling = max(threshold_db, tuning.steady_ceiling_db)
+    ceiling = max(threshold_db, tuning.steady_ceiling_db, tuning.noise_ceiling_db)
     win = _window_frames(min_seconds, tuning)
     needed = SpectraNeeded(win, threshold_db, tuning)
     if samples.dtype not in (np.int16, np.float32, np.float64):
@@ -267,7 +388,10 @@ def detect_silences(
     feat = frame_features(samples, sample_rate, ceiling, needed)
     if not len(feat.level_db):
         return []
-    mask = dead_frames(feat, sample_rate, threshold_db, min_seconds, tuning, needed.level_stats(feat))
+    floor = station_floor_db(feat.level_db, tuning) if floor_db is None else floor_db
+    mask, st = dead_frames(
+        feat, sample_rate, threshold_db, min_seconds, tuning, needed.level_stats(feat), floor
+    )
     frame_s = feat.frame_len / sample_rate
     found = []
     for lo, hi in _runs(mask):
@@ -276,13 +400,29 @@ def detect_silences(
             continue
         # The median frame level: a boundary frame carrying the last of the music must not set it.
         level = float(np.median(feat.level_db[lo:hi]))
+        tone = (
+            Tonality(0.0, None, 0.0)
+            if level < tuning.digital_db
+            else tonality(samples[lo * feat.frame_len : hi * feat.frame_len], sample_rate)
+        )
+        kind = _kind(level, tone, tuning)
+        if kind != "hum" and tone.tonal_share >= tuning.tonal_share:
+            continue  # steady and tonal but not mains: a pad, a drone, a held chord is programme
+        sd = _median(st["level_std"] if st else None, lo, hi)
+        change = _median(st["spectral_change"] if st else None, lo, hi)
         found.append(
             Silence(
                 start_s=offset_s + lo * frame_s,
                 end_s=offset_s + (len(samples) / sample_rate if hi == len(mask) else hi * frame_s),
                 level_db=round(level, 2),
-                kind=_kind(feat, lo, hi, level, tuning),
+                kind=kind,
                 fade_db_per_s=_lead_in_slope(feat.level_db, lo, frame_s),
+                floor_db=round(floor, 1),
+                level_sd_db=None if np.isnan(sd) else round(sd, 2),
+                spectral_change=None if np.isnan(change) else round(change, 3),
+                tonal_share=tone.tonal_share,
+                mains_hz=tone.mains_hz if kind == "hum" else None,
+                why=_why(kind, level, floor, sd, change, tone),
             )
         )
     return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,6 +36,14 @@ SILENCES_SCHEMA = pa.schema(
         # Added by the dead-air domain: the minimum duration used, and the level trend before the onset.
         ("min_seconds", pa.float64()),
         ("fade_db_per_s", pa.float64()),
+        # Why it is dead air: the station's floor in this audio, steadiness, tonality, a hum's mains
+        # frequency, and the sentence that puts them together (detect.Silence.why).
+        ("floor_db", pa.float64()),
+        ("level_sd_db", pa.float64()),
+        ("spectral_change", pa.float64()),
+        ("tonal_share", pa.float64()),
+        ("mains_hz", pa.float64()),
+        ("why", pa.string()),
     ]
 )
 
@@ -45,11 +54,12 @@ def _join_touching(silences: list[Silence]) -> list[Silence]:
         if joined and s.start_s - joined[-1].end_s <= JOIN_GAP_S:
             prev = joined[-1]
             weight = prev.duration_s / max(prev.duration_s + s.duration_s, 1e-9)
-            joined[-1] = Silence(
+            longer = prev if prev.duration_s >= s.duration_s else s
+            joined[-1] = replace(
+                longer,
                 start_s=prev.start_s,
                 end_s=max(prev.end_s, s.end_s),
                 level_db=round(weight * prev.level_db + (1 - weight) * s.level_db, 2),
-                kind=prev.kind if prev.duration_s >= s.duration_s else s.kind,
                 fade_db_per_s=prev.fade_db_per_s,
             )
         else:
@@ -94,6 +104,12 @@ def silence_rows(
                 "continues_into_next_hour": end_s >= HOUR_S - EDGE_S,
                 "min_seconds": settings.min_seconds,
                 "fade_db_per_s": s.fade_db_per_s,
+                "floor_db": s.floor_db,
+                "level_sd_db": s.level_sd_db,
+                "spectral_change": s.spectral_change,
+                "tonal_share": s.tonal_share,
+                "mains_hz": s.mains_hz,
+                "why": s.why,
             }
         )
     return rows

@@ -37,6 +37,55 @@ def noise_floor(
     return scale_to_db(rng.standard_normal(round(seconds * sample_rate)), level_db)
 
 
+def pink_noise(
+    seconds: float, level_db: float = -40.0, sample_rate: int = ANALYSIS_SAMPLE_RATE, seed: int = 0
+) -> np.ndarray:
+    """Pink (1/f) noise from 20 Hz up at `level_db` dBFS RMS: a receiver's or a tape's hiss."""
+    rng = np.random.default_rng(seed)
+    n = round(seconds * sample_rate)
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    freqs = np.fft.rfftfreq(n, 1.0 / sample_rate)
+    spectrum *= np.where(freqs >= 20.0, 1.0 / np.sqrt(np.maximum(freqs, 1.0)), 0.0)
+    return scale_to_db(np.fft.irfft(spectrum, n), level_db)
+
+
+def hiss(
+    seconds: float,
+    level_db: float,
+    colour: str = "pink",
+    sample_rate: int = ANALYSIS_SAMPLE_RATE,
+    seed: int = 0,
+) -> np.ndarray:
+    """Continuous hiss of a colour ("pink" or "white")."""
+    if colour == "white":
+        return noise_floor(seconds, level_db, sample_rate, seed)
+    if colour == "pink":
+        return pink_noise(seconds, level_db, sample_rate, seed)
+    raise ValueError(f"hiss colour must be 'pink' or 'white', got {colour!r}")
+
+
+def sustained_chord(
+    seconds: float,
+    level_db: float = -40.0,
+    sample_rate: int = ANALYSIS_SAMPLE_RATE,
+    notes_hz: Sequence[float] = (220.0, 261.63, 329.63),
+    tremolo_hz: float | None = None,
+    tremolo_depth: float = 0.5,
+) -> np.ndarray:
+    """A held synth chord or organ drone (each note with decaying harmonics), optionally with tremolo."""
+    t = np.arange(round(seconds * sample_rate)) / sample_rate
+    signal = np.zeros_like(t)
+    for f0 in notes_hz:
+        for k in range(1, 7):
+            if f0 * k < sample_rate / 2:
+                signal += np.sin(2 * np.pi * f0 * k * t + 0.3 * k) / k**1.3
+    if tremolo_hz:
+        signal *= 1.0 + tremolo_depth * np.sin(2 * np.pi * tremolo_hz * t)
+    # 50 ms attack and release: a pad fades in and out, it does not click.
+    ramp = np.minimum(1.0, np.minimum(t, t[-1] - t) / 0.05) if len(t) else t
+    return scale_to_db(signal * ramp, level_db)
+
+
 def hum(
     seconds: float,
     level_db: float = -35.0,

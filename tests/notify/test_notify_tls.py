@@ -51,7 +51,8 @@ def dead_air_hour(data_root: Path) -> None:
         "start": start, "end": start + timedelta(seconds=25), "start_s": 1210.0, "end_s": 1235.0,
         "duration_s": 25.0, "level_db": -38.0, "kind": "hum", "threshold_db": -50.0,
         "continues_from_previous_hour": False, "continues_into_next_hour": False, "min_seconds": 2.0,
-        "fade_db_per_s": None,
+        "fade_db_per_s": None, "floor_db": -60.0, "level_sd_db": 0.1, "spectral_change": 0.01,
+        "tonal_share": 0.9, "mains_hz": 50.0, "why": "mains hum",
     }  # fmt: skip
     write_asset_hour(data_root, "silences", "fm1", H, [row], SILENCES_SCHEMA)
 

@@ -139,6 +139,8 @@ def silence_row(hour: datetime, start_s: float, end_s: float) -> dict:
         "start_s": start_s, "end_s": end_s, "duration_s": end_s - start_s, "level_db": -90.0,
         "kind": "digital_silence", "threshold_db": -50.0, "continues_from_previous_hour": start_s <= 0.05,
         "continues_into_next_hour": end_s >= 3599.95, "min_seconds": 2.0, "fade_db_per_s": None,
+        "floor_db": -120.0, "level_sd_db": None, "spectral_change": None, "tonal_share": 0.0,
+        "mains_hz": None, "why": "digital silence: median frame level -120 dBFS",
     }  # fmt: skip
 
 

@@ -23,6 +23,8 @@ HOUR_S = HOUR.total_seconds()
 EDGE_S = 1.5
 # Reference offsets of two parts of one play must line up within this (boundary error of both parts).
 JOIN_TOLERANCE_S = 4.0
+# A part of a play shorter than this inside the hour is edge jitter, not audio of the play: no row.
+MIN_PART_S = 0.5
 
 AIRPLAY_EVENTS_SCHEMA = pa.schema(
     [
@@ -46,6 +48,10 @@ AIRPLAY_EVENTS_SCHEMA = pa.schema(
         ("continues_into_next_hour", pa.bool_()),
         ("speed", pa.float64()),
         ("ber", pa.float64()),
+        # The whole play as matched from this hour with its neighbours' margins (may lie outside it):
+        # the analytics `plays` table takes the earliest start and latest end of a play's parts.
+        ("play_start", pa.timestamp("us", tz="UTC")),
+        ("play_end", pa.timestamp("us", tz="UTC")),
     ]
 )
 
@@ -57,17 +63,19 @@ def play_rows(
     index: CatalogueIndex,
     data_root: Path | None = None,
 ) -> list[dict]:
-    """One `airplay_events` row per play, clipped to the hour."""
+    """One `airplay_events` row per play: its part inside the hour, and its whole extent."""
     hour = hour_start(hour)
     plays = list(plays)
     icy = _icy_changes(data_root, station, hour) if data_root is not None and plays else []
     rows = []
     for play in plays:
         start_s, end_s = max(0.0, play.start_s), min(HOUR_S, play.end_s)
-        if end_s <= start_s:
+        if end_s - start_s < MIN_PART_S:
             continue
         track = index.tracks.iloc[play.track]
-        track_left = float(track["duration_s"]) - play.ref_offset_s - (end_s - start_s) * play.speed
+        # The reference offset where this hour's part begins (later than the play's when it began before).
+        ref_offset = play.ref_offset_s + (start_s - play.start_s) * play.speed
+        track_left = float(track["duration_s"]) - ref_offset - (end_s - start_s) * play.speed
         start, end = hour + timedelta(seconds=start_s), hour + timedelta(seconds=end_s)
         rows.append(
             {
@@ -80,19 +88,27 @@ def play_rows(
                 "end": end,
                 "start_s": round(start_s, 3),
                 "end_s": round(end_s, 3),
-                "ref_offset_s": round(play.ref_offset_s, 3),
+                "ref_offset_s": round(ref_offset, 3),
                 "duration_s": round(end_s - start_s, 3),
                 "score": round(play.score, 4),
                 "confidence": round(play.confidence, 4),
                 "icy_title": _title_during(icy, start, end),
                 "continues_from_previous_hour": bool(
-                    start_s <= EDGE_S and play.piece_start_s <= EDGE_S and play.ref_offset_s > EDGE_S
+                    play.start_s < 0.0
+                    or (start_s <= EDGE_S and play.piece_start_s <= EDGE_S and play.ref_offset_s > EDGE_S)
                 ),
                 "continues_into_next_hour": bool(
-                    end_s >= HOUR_S - EDGE_S and play.piece_end_s >= HOUR_S - EDGE_S and track_left > EDGE_S
+                    play.end_s > HOUR_S
+                    or (
+                        end_s >= HOUR_S - EDGE_S
+                        and play.piece_end_s >= HOUR_S - EDGE_S
+                        and track_left > EDGE_S
+                    )
                 ),
                 "speed": play.speed,
                 "ber": round(play.ber, 4),
+                "play_start": hour + timedelta(seconds=round(play.start_s, 3)),
+                "play_end": hour + timedelta(seconds=round(play.end_s, 3)),
             }
         )
     return rows
@@ -154,19 +170,42 @@ def stitch_plays(rows: pd.DataFrame) -> list[Event]:
     return stitch((_segment(r) for _, r in rows.iterrows()), max_gap=timedelta(seconds=2), joinable=joinable)
 
 
+def _speed(part: dict) -> float:
+    speed = part.get("speed")
+    return float(speed) if speed is not None and not pd.isna(speed) else 1.0
+
+
+def play_extent(start: datetime, end: datetime, parts: list[dict]) -> tuple[datetime, datetime]:
+    """A stitched play's start and end: the earliest and latest its parts' hours saw (`play_start`)."""
+    for part in parts:
+        for column, later in (("play_start", False), ("play_end", True)):
+            value = part.get(column)
+            if value is None or pd.isna(value):
+                continue
+            value = pd.Timestamp(value).to_pydatetime()
+            if later:
+                end = max(end, value)
+            else:
+                start = min(start, value)
+    return start, end
+
+
 def plays_table(rows: pd.DataFrame) -> pd.DataFrame:
     """Stitched plays as a table: station, track_id, start, end, duration_s, ref_offset_s, score."""
     out = []
     for event in stitch_plays(rows):
         parts = [s.payload for s in event.segments]
+        start, end = play_extent(event.start, event.end, parts)
         out.append(
             {
                 "station": event.key[0],
                 "track_id": event.key[1],
-                "start": event.start,
-                "end": event.end,
-                "duration_s": event.duration_s,
-                "ref_offset_s": parts[0]["ref_offset_s"],
+                "start": start,
+                "end": end,
+                "duration_s": (end - start).total_seconds(),
+                "ref_offset_s": max(
+                    0.0, parts[0]["ref_offset_s"] - (event.start - start).total_seconds() * _speed(parts[0])
+                ),
                 "score": min(p["score"] for p in parts),
                 "confidence": min(p["confidence"] for p in parts),
                 "parts": len(parts),

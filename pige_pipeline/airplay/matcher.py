@@ -21,6 +21,7 @@ import numpy as np
 from scipy.ndimage import uniform_filter1d
 
 from pige_pipeline.airplay.bits import VERIFY_BITS, pack_bits, popcount16, verify_values
+from pige_pipeline.airplay.boundary import HOUR_S, joined_pieces
 from pige_pipeline.airplay.fingerprint import ITEM_S, ITEM_SPAN_S
 from pige_pipeline.airplay.index import CatalogueIndex
 
@@ -98,15 +99,20 @@ class Candidate:
 
 
 def find_candidates(
-    index: CatalogueIndex, query: np.ndarray, params: MatchParams = DEFAULT_PARAMS
+    index: CatalogueIndex,
+    query: np.ndarray,
+    params: MatchParams = DEFAULT_PARAMS,
+    valid: np.ndarray | None = None,
 ) -> list[Candidate]:
-    """Vote (segment, diagonal) from key lookups of every query item; most-voted first."""
+    """Vote (segment, diagonal) from key lookups of every valid query item; most-voted first."""
     n = len(query)
     if n == 0 or index.n_tracks == 0:
         return []
     keys = pack_bits(query, index.key_bits).astype(np.int64)
     # A held note repeats one key for many items; its repeats would all vote, so only the first does.
     repeat = np.concatenate([[False], keys[1:] == keys[:-1]])
+    if valid is not None:
+        repeat |= ~valid  # filler items where no audio was fingerprinted do not vote
     ks, ps = [], []
     for v in range(len(index.speeds)):
         offsets = index.offsets[v]
@@ -165,8 +171,16 @@ def verify_candidate(
     query16: np.ndarray,
     cand: Candidate,
     params: MatchParams = DEFAULT_PARAMS,
+    valid: np.ndarray | None = None,
+    open_before: bool = False,
+    open_after: bool = False,
 ) -> list[Play]:
-    """Runs along the candidate's diagonal whose bit error rate says the track is playing."""
+    """Runs along the candidate's diagonal whose bit error rate says the track is playing.
+
+    `valid` marks the items that hold audio (False in the blind span where two hours' pieces are
+    joined); `open_before`/`open_after` say the audio goes on beyond the query, unseen (an hour edge
+    whose neighbour is not fingerprinted yet), so an edge may be extrapolated past it.
+    """
     ref = np.asarray(index.segment(cand.segment))
     nq, nr, drift = len(query16), len(ref), params.max_drift
     k_lo, k_hi = max(0, -cand.diagonal - drift), min(nq, nr - cand.diagonal + drift)
@@ -179,7 +193,16 @@ def verify_candidate(
         j = ks + cand.diagonal + r
         ok = (j >= 0) & (j < nr)
         errors[r + drift, ok] = popcount16(query16[ks[ok]] ^ ref[j[ok]])
-    smooth = _boxcar(errors, params.smooth_items) / VERIFY_BITS
+    if valid is None:
+        weight = np.ones(len(ks), dtype=np.float32)
+        smooth = _boxcar(errors, params.smooth_items) / VERIFY_BITS
+    else:
+        # Mean error over the valid items of each window: a blind span is bridged by its neighbours.
+        weight = valid[ks].astype(np.float32)
+        cover = _boxcar(weight, params.smooth_items)
+        total = _boxcar(errors * weight, params.smooth_items)
+        smooth = np.where(cover > 0.5 / params.smooth_items, total / np.maximum(cover, 1e-6), _CHANCE)
+        smooth /= VERIFY_BITS
     best_r = smooth.argmin(axis=0)
     best = smooth[best_r, np.arange(len(ks))]
     matched = best < params.seg_ber
@@ -193,22 +216,37 @@ def verify_candidate(
     plays = []
     for a, b in runs:
         r_run = int(np.median(best_r[a:b]))
-        item_err = errors[r_run] / VERIFY_BITS
+        item_err = np.where(weight > 0, errors[r_run] / VERIFY_BITS, np.nan)
         a, b = _refine(item_err, a, b, params)
         if (b - a) * ITEM_S < params.min_play_s * 0.5:
             continue
         run_err = errors[best_r[a:b], np.arange(a, b)] / VERIFY_BITS
-        ber = float(run_err.mean())
+        run_weight = weight[a:b]
+        if run_weight.sum() < 1:
+            continue
+        ber = float((run_err * run_weight).sum() / run_weight.sum())
         k_start, k_end = int(ks[a]), int(ks[b - 1])
-        j_start = k_start + cand.diagonal + (int(best_r[a]) - drift)
-        j_end = k_end + cand.diagonal + (int(best_r[b - 1]) - drift)
+        # The drift at the edges: the median over ~10 s, as one edge item's best drift is noisy (a
+        # wrong one moves a snapped edge by up to `max_drift` items).
+        edge = max(1, int(10.0 / ITEM_S))
+        j_start = k_start + cand.diagonal + (int(np.median(best_r[a : a + edge])) - drift)
+        j_end = k_end + cand.diagonal + (int(np.median(best_r[max(a, b - edge) : b])) - drift)
         lead, tail = params.start_centre_s, params.end_centre_s
-        if j_start * ITEM_S * speed < params.snap_s:
+        # A blind span right before (after) the run hides where the play began (ended): the snap to
+        # the track's own edge may reach across it.
+        reach_before = params.snap_s + _blind_items(valid, k_start, -1, params.smooth_items) * ITEM_S
+        reach_after = params.snap_s + _blind_items(valid, k_end, 1, params.smooth_items) * ITEM_S
+        if j_start * ITEM_S * speed < reach_before:
             # The first seconds of a track follow other audio, which spoils the first items:
             # a play whose first match is this close to the track's start began at the start.
-            k_start, j_start, lead = max(0, k_start - j_start), max(0, j_start - k_start), 0.0
-        if (nr - 1 - j_end) * ITEM_S * speed < params.snap_s:
-            k_end, j_end, tail = min(nq - 1, k_end + nr - 1 - j_end), nr - 1, ITEM_SPAN_S
+            if open_before:
+                k_start, j_start = k_start - j_start, 0
+            else:
+                k_start, j_start = max(0, k_start - j_start), max(0, j_start - k_start)
+            lead = 0.0
+        if (nr - 1 - j_end) * ITEM_S * speed < reach_after:
+            k_end = k_end + nr - 1 - j_end if open_after else min(nq - 1, k_end + nr - 1 - j_end)
+            j_end, tail = nr - 1, ITEM_SPAN_S
         # A piece's own first and last items have no audio before or after them to be spoiled by.
         if k_start == 0:
             lead = 0.0
@@ -223,11 +261,29 @@ def verify_candidate(
                 ref_offset_s=max(0.0, (j_start * ITEM_S + lead) * speed),
                 speed=speed,
                 ber=ber,
-                n_items=b - a,
+                n_items=int(run_weight.sum()),
                 diagonal=float(cand.diagonal + r_run - drift),
             )
         )
     return plays
+
+
+def _blind_items(valid: np.ndarray | None, k: int, step: int, within: int) -> int:
+    """Items from `k` to the far side of a blind span that begins within `within` items of it.
+
+    The run's edge item is rarely the last valid one before the span (smoothing and the spoiled
+    items next to other audio stop it a little short), hence the `within` items of slack.
+    """
+    if valid is None:
+        return 0
+    i, n = k + step, len(valid)
+    while 0 <= i < n and abs(i - k) <= within and valid[i]:
+        i += step
+    if not (0 <= i < n) or valid[i]:
+        return 0
+    while 0 <= i < n and not valid[i]:
+        i += step
+    return abs(i - k) - 1
 
 
 def _local_ber(query16: np.ndarray, ref: np.ndarray, ks: np.ndarray, diagonal: int, drift: int) -> float:
@@ -291,15 +347,24 @@ def match_piece(
     offset_s: float = 0.0,
     params: MatchParams = DEFAULT_PARAMS,
     duration_s: float | None = None,
+    valid: np.ndarray | None = None,
+    open_before: bool = False,
+    open_after: bool = False,
 ) -> list[Play]:
-    """Verified, resolved plays in one contiguous piece of sub-fingerprints."""
+    """Verified, resolved plays in one contiguous piece of sub-fingerprints.
+
+    `valid`, `open_before` and `open_after` are `verify_candidate`'s (a piece joined across an hour
+    boundary; `boundary.joined_pieces`). Edges extrapolated past an open end are kept.
+    """
     query = np.asarray(query, dtype=np.uint32)
     query16 = verify_values(query)
+    if valid is not None:
+        valid = np.asarray(valid, dtype=bool)
     raw: list[Play] = []
     done: dict[int, list[int]] = {}
     covered: dict[int, list[tuple[float, float]]] = {}
     n_tracks = index.n_tracks
-    for cand in find_candidates(index, query, params):
+    for cand in find_candidates(index, query, params, valid):
         seen = done.setdefault(cand.segment, [])
         if any(abs(cand.diagonal - d) <= params.max_drift for d in seen):
             continue
@@ -311,10 +376,14 @@ def match_piece(
         # Cheap local check first: most candidates are chance votes and stop here.
         ref = np.asarray(index.segment(cand.segment))
         local = np.arange(max(0, cand.query_item - 120), min(len(query16), cand.query_item + 120))
+        if valid is not None:
+            local = local[valid[local]]
+            if len(local) == 0:
+                continue
         if _local_ber(query16, ref, local, cand.diagonal, params.max_drift) >= params.local_ber:
             continue
         seen.append(cand.diagonal)
-        found = verify_candidate(index, query16, cand, params)
+        found = verify_candidate(index, query16, cand, params, valid, open_before, open_after)
         raw.extend(found)
         covered.setdefault(cand.segment % n_tracks, []).extend(
             (p.start_s, p.end_s) for p in found if p.ber < params.accept_ber
@@ -325,11 +394,13 @@ def match_piece(
         if play.ber >= params.accept_ber or play.duration_s < params.min_play_s:
             continue
         track_left = float(index.tracks["duration_s"].iat[play.track]) - play.ref_offset_s
-        start = max(0.0, play.start_s)
-        stop = min(end, play.end_s, play.start_s + track_left / play.speed + 0.5)
-        if stop >= end - ITEM_S:
-            # The last item reaches the piece's end (the item grid stops short of it by < 1 item).
-            stop = end
+        start = play.start_s if open_before else max(0.0, play.start_s)
+        stop = min(play.end_s, play.start_s + track_left / play.speed + 0.5)
+        if not open_after or stop < end:
+            stop = min(end, stop)
+            if stop >= end - ITEM_S:
+                # The last item reaches the piece's end (the item grid stops short of it by < 1 item).
+                stop = end
         play = replace(play, start_s=offset_s + start, end_s=offset_s + stop)
         play.piece_start_s, play.piece_end_s = offset_s, offset_s + end
         play.confidence = confidence(play, params)
@@ -398,8 +469,11 @@ def _absorb(keep: Play, extra: Play) -> None:
     if added <= 0:
         return
     if extra.start_s < keep.start_s:
-        keep.ref_offset_s = max(0.0, keep.ref_offset_s - (keep.start_s - extra.start_s) * keep.speed)
-        keep.start_s = extra.start_s
+        # Never before the track's own start: a variant at a neighbouring speed snaps its start there
+        # through a slightly wrong diagonal, seconds early.
+        earlier = min(keep.start_s - extra.start_s, keep.ref_offset_s / keep.speed)
+        keep.ref_offset_s = max(0.0, keep.ref_offset_s - earlier * keep.speed)
+        keep.start_s -= earlier
     keep.end_s = max(keep.end_s, extra.end_s)
     new_items = int(round(added / ITEM_S))
     keep.ber = (keep.ber * keep.n_items + extra.ber * new_items) / (keep.n_items + new_items)
@@ -434,4 +508,32 @@ def match_fingerprint_rows(
                 float(row["duration_s"]) if row.get("duration_s") is not None else None,
             )
         )
+    return sorted(plays, key=lambda p: p.start_s)
+
+
+def match_hour(
+    index: CatalogueIndex,
+    hour_rows: list[dict],
+    previous_rows: list[dict] | None = None,
+    next_rows: list[dict] | None = None,
+    params: MatchParams = DEFAULT_PARAMS,
+) -> list[Play]:
+    """Plays overlapping one station-hour, matched with margins of the neighbouring hours' pieces.
+
+    `previous_rows` / `next_rows`: the neighbours' `fingerprints` rows, None where not written yet.
+    Times are seconds into the hour; a play across a boundary keeps its whole extent (outside 0-3600).
+    """
+    plays: list[Play] = []
+    for piece in joined_pieces(hour_rows, previous_rows, next_rows):
+        found = match_piece(
+            index,
+            piece.items,
+            piece.offset_s,
+            params,
+            piece.duration_s,
+            piece.valid,
+            piece.open_before,
+            piece.open_after,
+        )
+        plays.extend(p for p in found if p.end_s > 0.0 and p.start_s < HOUR_S)
     return sorted(plays, key=lambda p: p.start_s)

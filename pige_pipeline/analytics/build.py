@@ -450,11 +450,20 @@ _PLAY_CHECKS = [*_SPAN_CHECKS, ("track_id IS NULL", "track_id is empty")]
 
 def _build_plays(con: duckdb.DuckDBPyConnection, scope: _Scope) -> int:
     """Stitch the pieces in `scope` into `plays` and `play_links`; returns the pieces read."""
+    # A piece's `play_start`/`play_end` is the whole play as its hour saw it, margins of the
+    # neighbouring hours included (airplay/boundary.py); files written before them have only the part.
+    columns = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {_src('airplay_events')}").fetchall()}
+    extent = (
+        "least(coalesce(play_start, start), start) AS play_start, "
+        'greatest(coalesce(play_end, "end"), "end") AS play_end'
+        if {"play_start", "play_end"} <= columns
+        else 'start AS play_start, "end" AS play_end'
+    )
     con.execute(
         f"""
         CREATE TEMP VIEW _play_src AS
         SELECT station, hour, play_id, track_id, title, artist, isrc, start, "end", duration_s,
-               ref_offset_s, score, confidence
+               ref_offset_s, score, confidence, {extent}
         FROM {_src("airplay_events")} AS s WHERE {_good(_PLAY_CHECKS)} AND ({scope.pieces})
         """
     )
@@ -478,8 +487,10 @@ def _build_plays(con: duckdb.DuckDBPyConnection, scope: _Scope) -> int:
                arg_min(play_id, start) AS play_id,
                arg_min(title, start) AS title, arg_min(artist, start) AS artist,
                arg_min(isrc, start) AS isrc,
-               min(start) AS start, max("end") AS "end",
-               sum(duration_s) AS seconds, count(*) AS segments,
+               min(play_start) AS start, max(play_end) AS "end",
+               sum(duration_s) + epoch(min(start) - min(play_start)) + epoch(max(play_end) - max("end"))
+                   AS seconds,
+               count(*) AS segments,
                max(score) AS score, max(confidence) AS confidence
         FROM _play_seg WHERE NOT alone GROUP BY station, track_id, island, sub
         """
@@ -490,8 +501,9 @@ def _build_plays(con: duckdb.DuckDBPyConnection, scope: _Scope) -> int:
         "plays",
         f"""
         WITH events AS (
-            SELECT play_id, station, track_id, title, artist, isrc, start, "end",
-                   duration_s AS seconds, 1::BIGINT AS segments, score, confidence
+            SELECT play_id, station, track_id, title, artist, isrc, play_start AS start, play_end AS "end",
+                   duration_s + epoch(start - play_start) + epoch(play_end - "end") AS seconds,
+                   1::BIGINT AS segments, score, confidence
             FROM _play_seg WHERE alone
             UNION ALL BY NAME
             SELECT * EXCLUDE (island, sub) FROM _play_multi

@@ -1,5 +1,6 @@
 """`catalogue` (incremental by content hash), hourly `airplay_events` and `unknown_music`."""
 
+import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -10,15 +11,18 @@ from pige_pipeline.airplay.acoustid_lookup import lookup_from_env
 from pige_pipeline.airplay.catalogue import CatalogueFileError, load_catalogue
 from pige_pipeline.airplay.events import AIRPLAY_EVENTS_SCHEMA, play_rows
 from pige_pipeline.airplay.index import CatalogueIndex, load_index, update_index
-from pige_pipeline.airplay.matcher import DEFAULT_PARAMS, Play, match_fingerprint_rows
+from pige_pipeline.airplay.matcher import DEFAULT_PARAMS, Play, match_hour
 from pige_pipeline.airplay.music_likeness import profile_from_row
 from pige_pipeline.airplay.unknown import UNKNOWN_MUSIC_SCHEMA, Piece, UnknownStore, unknown_rows
 from pige_pipeline.chunks import NoAudioError
 from pige_pipeline.defs.hourly import StationHour, station_hour_asset
 from pige_pipeline.defs.resources import PigeResource
+from pige_pipeline.hours import HOUR
 from pige_pipeline.parquet_store import read_asset_hour
 from pige_pipeline.settings import PigeSettings
 from pige_pipeline.stations import Station
+
+log = logging.getLogger(__name__)
 
 
 @dg.asset(
@@ -71,11 +75,24 @@ def _fingerprints(sh: StationHour) -> list[dict]:
     return frame.to_dict("records")
 
 
+def _neighbour_fingerprints(sh: StationHour, step: int) -> list[dict] | None:
+    """The previous (-1) or next (+1) hour's `fingerprints` rows, None if not written yet."""
+    hour = sh.hour + step * HOUR
+    try:
+        frame = read_asset_hour(sh.settings.data_root, "fingerprints", sh.station.id, hour)
+    except (OSError, ValueError) as exc:  # an unreadable neighbour only costs the margin
+        log.warning("station %r: fingerprints of %s unreadable (%s); no margin", sh.station.id, hour, exc)
+        return None
+    return None if frame is None else frame.to_dict("records")
+
+
 def _plays(sh: StationHour, shared: _Shared, rows: list[dict]) -> list[Play]:
     if shared.index is None:
         raise RuntimeError("the catalogue is not indexed; materialize the `catalogue` asset, then rerun")
     params = replace(DEFAULT_PARAMS, min_play_s=sh.station.airplay.min_play_seconds)
-    return match_fingerprint_rows(shared.index, rows, params)
+    # Margins of the neighbouring hours make a play across a boundary whole, whichever hour runs first.
+    previous, following = _neighbour_fingerprints(sh, -1), _neighbour_fingerprints(sh, 1)
+    return match_hour(shared.index, rows, previous, following, params)
 
 
 def _airplay(sh: StationHour, shared: _Shared) -> list[dict]:

@@ -136,14 +136,14 @@ class ApiServer:
             self.process.wait()
 
 
-def start_server(root: Path, log: Path) -> ApiServer:
-    """Start `pige api` as a user would, and wait until /health answers."""
+def start_server(root: Path, log: Path, *args: str) -> ApiServer:
+    """Start `pige api` (with `args`) as a user would, and wait until /health answers."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIGE_")}
     env["PIGE_DATA_ROOT"] = str(root)
     handle = open(log, "wb")  # noqa: SIM115 - the server writes to it for its whole life
     process = subprocess.Popen(
-        [str(PIGE), "api", "--host", "127.0.0.1", "--port", str(port)],
+        [str(PIGE), "api", "--host", "127.0.0.1", "--port", str(port), *args],
         cwd=REPO_ROOT,
         env=env,
         stdout=handle,

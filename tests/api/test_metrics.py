@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -17,10 +19,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from pige_pipeline.gaps import Gap, append_gap
+from pige_pipeline.ops.storage import StorageSample, record_sample, sample_disk
 from pige_pipeline.recorder.state import RecorderState, write_state
+from pige_pipeline.settings import REPO_ROOT
 from tests.api.support import DEMO, OTHER, ApiServer, Tokens, free_port
 
 pytestmark = pytest.mark.slow
+GIB = 1 << 30
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +49,12 @@ def station_state(server: ApiServer) -> datetime:
     append_gap(
         server.root, Gap(OTHER, day + timedelta(seconds=10), day + timedelta(seconds=130), "stream_lost")
     )
+    # Storage history: an hour ago the disk held 1 GiB less, so it fills at about 24 GiB a day.
+    disk = sample_disk(server.root)
+    hour_ago = StorageSample(
+        now - timedelta(hours=1), disk.total_bytes, disk.used_bytes - GIB, disk.free_bytes + GIB
+    )
+    record_sample(server.root, hour_ago)
     return now
 
 
@@ -73,7 +84,9 @@ def test_metrics_cover_stations_pipeline_outbox_disk_and_latency(
     assert (("asset", "airplay_events"),) in pending and set(pending.values()) == {1.0}
     assert samples[("pige_dead_air_alerts", (("status", "pending"),))] > 0
     assert samples[("pige_notification_outbox", (("kind", "dead_air"), ("status", "pending")))] > 0
-    assert samples[("pige_disk_free_bytes", ())] > 0 and samples[("pige_disk_used_bytes", ())] > 0
+    free = samples[("pige_disk_free_bytes", ())]
+    assert free > 0 and samples[("pige_disk_used_bytes", ())] > 0
+    assert samples[("pige_disk_seconds_until_full", ())] == pytest.approx(free / (24 * GIB) * 86400, rel=0.2)
     route = (("method", "GET"), ("route", "/plays"), ("status", "200"))
     assert samples[("pige_api_request_seconds_count", route)] >= 1
     errors = {labels: v for (name, labels), v in samples.items() if name == "pige_metrics_collect_errors"}
@@ -129,3 +142,17 @@ def test_prometheus_scrapes_the_per_station_recording_metric(prometheus: str) ->
     assert found == {DEMO: "1", OTHER: "0"}
     targets = httpx.get(f"{prometheus}/api/v1/targets").json()["data"]["activeTargets"]
     assert [t["health"] for t in targets] == ["up"]
+
+
+def test_the_sample_grafana_dashboard_queries_metrics_the_api_exposes(
+    server: ApiServer, prometheus: str, station_state: datetime
+) -> None:
+    dashboard = json.loads((REPO_ROOT / "docs" / "deploy" / "grafana" / "pige-dashboard.json").read_text())
+    expressions = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    exposed = {name for name, _labels in _samples(httpx.get(f"{server.url}/metrics").text)}
+    for expr in expressions:
+        names = set(re.findall(r"\bpige_[a-z_]+", expr))
+        assert names and names <= exposed, (expr, names - exposed)
+        # Prometheus itself parses and evaluates each panel's query.
+        answer = httpx.get(f"{prometheus}/api/v1/query", params={"query": expr}, timeout=10).json()
+        assert answer["status"] == "success", (expr, answer)

@@ -57,6 +57,7 @@ from pige_pipeline.analytics.stitching import (
     play_segments_joinable,
     play_segments_surely_joinable_sql,
 )
+from pige_pipeline.evidence.sources import fill_sources
 from pige_pipeline.settings import PigeSettings
 from pige_pipeline.stations import StationsFileError, load_stations
 
@@ -968,6 +969,8 @@ def rebuild(
             laps.lap("views, stations, catalogue, gaps")
             for family in _FAMILIES:
                 refreshes[family.table] = _refresh_family(con, data_root, family, incremental, changed_tracks)
+                if family.table in ("plays", "dead_air_events"):
+                    fill_sources(con, data_root, family.table)  # the chunk files each line was heard in
                 if family.table == "plays":
                     _create_play_segments_view(con)
                     views["play_segments"] = "derived"  # airplay_events with their stitched play_id

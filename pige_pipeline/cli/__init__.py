@@ -35,6 +35,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "housekeeping": ("ops",),
     "process": ("scale",),
     "worker": ("scale",),
+    "evidence": ("evidence",),
     "api": ("api",),
 }
 

@@ -1,0 +1,160 @@
+"""Which chunk files hold a span of a station's time line, and the analytics columns that record it.
+
+A chunk file is named by the UTC start of its audio (pige_pipeline/store.py); the file that holds an
+instant is the last one that starts at or before it, and a file is taken to run until the next one
+starts. Durations are not probed here (a year of plays would mean millions of ffprobe calls): a file
+that stops early, before a recording gap, is found out when a clip is cut (`clip.py`).
+
+`fill_sources` gives the rows of a stitched analytics table (`plays`, `dead_air_events`) that have
+no source yet three columns: `source_files` (chunk paths relative to the data root, in time order,
+joined by ";"; "" when no chunk was in the store), `source_start_s` (where the line starts in the
+first file) and `source_end_s` (where it ends in the last). Rows are only filled once: an incremental
+rebuild keeps the source of the lines it does not re-stitch, even after retention deleted the audio.
+"""
+
+from __future__ import annotations
+
+import os
+from bisect import bisect_right
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from pige_pipeline.evidence.model import ChunkSpan
+from pige_pipeline.hours import utc
+from pige_pipeline.store import chunk_dir, parse_chunk_name
+
+SOURCE_COLUMNS = (("source_files", "VARCHAR"), ("source_start_s", "DOUBLE"), ("source_end_s", "DOUBLE"))
+SEPARATOR = ";"
+# A line detected a few ms before its file's named start (encoder padding, rounding) is still in it.
+START_TOLERANCE_S = 1.0
+
+
+def station_chunks(data_root: Path, station: str, days: Iterable[date]) -> list[tuple[datetime, Path]]:
+    """(start, path relative to the data root) of the station's chunk files on `days`, by start."""
+    found: list[tuple[datetime, Path]] = []
+    for day in sorted(set(days)):
+        directory = chunk_dir(data_root, station, datetime(day.year, day.month, day.day))
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            continue
+        for entry in entries:
+            began = parse_chunk_name(Path(entry.name))
+            if began is not None:
+                found.append((began, Path(entry.path).relative_to(data_root)))
+    return sorted(found)
+
+
+def days_around(start: datetime, end: datetime) -> list[date]:
+    """The UTC days whose chunk directories can hold [start, end]: the day before the start too."""
+    first = (utc(start) - timedelta(days=1)).date()
+    last = utc(end).date()
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def spans_for(chunks: list[tuple[datetime, Path]], start: datetime, end: datetime) -> list[ChunkSpan]:
+    """The spans of `chunks` (sorted by start) that hold [start, end), in time order."""
+    starts = [c[0] for c in chunks]
+    first = bisect_right(starts, utc(start) + timedelta(seconds=START_TOLERANCE_S)) - 1
+    if first < 0:
+        first = 0
+    spans: list[ChunkSpan] = []
+    for index in range(first, len(chunks)):
+        began, path = chunks[index]
+        if began >= utc(end):
+            break
+        following = chunks[index + 1][0] if index + 1 < len(chunks) else None
+        span_start = max(0.0, (utc(start) - began).total_seconds())
+        span_end = (utc(end) - began).total_seconds()
+        if following is not None and following < utc(end):
+            span_end = (following - began).total_seconds()
+        elif following is None and span_end <= span_start:
+            continue
+        spans.append(ChunkSpan(path=path, start_s=round(span_start, 3), end_s=round(span_end, 3)))
+    return spans
+
+
+def fill_sources(con: duckdb.DuckDBPyConnection, data_root: Path, table: str) -> int:
+    """Record the chunk source of every row of `table` that has none yet; returns the rows filled."""
+    for name, kind in SOURCE_COLUMNS:
+        con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {kind}")
+    pending = con.execute(
+        f"""SELECT station, list(DISTINCT CAST(start AS DATE)), min(start), max("end")
+            FROM {table} WHERE source_files IS NULL AND start IS NOT NULL GROUP BY station"""
+    ).fetchall()
+    if not pending:
+        return 0
+    stations, starts, paths = [], [], []
+    for station, start_days, _first, last in pending:
+        days: set[date] = set()
+        for day in start_days:
+            midnight = datetime(day.year, day.month, day.day)
+            days.update(days_around(midnight, midnight))
+        days.add(utc(last).date())
+        for began, path in station_chunks(data_root, station, days):
+            stations.append(station)
+            starts.append(began)
+            paths.append(path.as_posix())
+    con.register(
+        "_chunk_files_arrow",
+        pa.table(
+            {
+                "station": pa.array(stations, pa.string()),
+                "start": pa.array(starts, pa.timestamp("us", tz="UTC")),
+                "path": pa.array(paths, pa.string()),
+            }
+        ),
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _chunk_files AS
+           SELECT station, start, path, lead(start) OVER (PARTITION BY station ORDER BY start) AS next_start
+           FROM _chunk_files_arrow"""
+    )
+    con.unregister("_chunk_files_arrow")
+    tolerance = f"INTERVAL {int(START_TOLERANCE_S * 1000)} MILLISECOND"
+    filled = con.execute(
+        f"""
+        WITH pending AS (
+            SELECT rowid AS rid, station, start, "end" FROM {table}
+            WHERE source_files IS NULL AND start IS NOT NULL
+        ), first_file AS (
+            SELECT p.*, f.start AS first_start
+            FROM pending p ASOF LEFT JOIN _chunk_files f
+                ON f.station = p.station AND p.start + {tolerance} >= f.start
+        ), files AS (
+            SELECT x.rid, x.start, x."end", f.start AS file_start, f.path
+            FROM first_file x JOIN _chunk_files f
+                ON f.station = x.station AND f.start >= x.first_start AND f.start < x."end"
+        ), found AS (
+            SELECT rid, string_agg(path, '{SEPARATOR}' ORDER BY file_start) AS source_files,
+                   greatest(0, epoch(min(start)) - epoch(min(file_start))) AS source_start_s,
+                   epoch(max("end")) - epoch(max(file_start)) AS source_end_s
+            FROM files GROUP BY rid
+        )
+        UPDATE {table} SET source_files = coalesce(s.source_files, ''),
+                           source_start_s = round(s.source_start_s, 3),
+                           source_end_s = round(s.source_end_s, 3)
+        FROM (SELECT p.rid, f.source_files, f.source_start_s, f.source_end_s
+              FROM pending p LEFT JOIN found f USING (rid)) s
+        WHERE {table}.rowid = s.rid
+        """
+    ).fetchone()[0]
+    con.execute("DROP TABLE _chunk_files")
+    return int(filled)
+
+
+def recorded_spans(source_files: str | None, start_s: float | None, end_s: float | None) -> list[ChunkSpan]:
+    """The spans stored in a row's source columns (the inverse of `fill_sources`)."""
+    if not source_files:
+        return []
+    paths = [Path(p) for p in source_files.split(SEPARATOR)]
+    spans = []
+    for index, path in enumerate(paths):
+        first, last = index == 0, index == len(paths) - 1
+        begin = float(start_s or 0.0) if first else 0.0
+        spans.append(ChunkSpan(path=path, start_s=begin, end_s=end_s if last else None))
+    return spans

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import secrets
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -94,6 +96,11 @@ class TokenStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        # Live tokens already looked up, valid while the file is unchanged (a create or a revoke
+        # changes it, so a revoked token is refused from the next request on).
+        self._verified: dict[str, TokenInfo] = {}
+        self._verified_for: tuple[int, int, int] | None = None
+        self._lock = threading.Lock()
 
     @classmethod
     def for_data_root(cls, data_root: Path) -> TokenStore:
@@ -176,11 +183,28 @@ class TokenStore:
         """The live token this string is, or None (malformed, unknown or revoked)."""
         if not TOKEN_PATTERN.fullmatch(token):
             return None
-        if not self.path.exists():
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
             return None
-        with self._connect() as db:
+        digest = _hash(token)
+        version = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            if version != self._verified_for:
+                self._verified, self._verified_for = {}, version
+            elif digest in self._verified:
+                return self._verified[digest]
+        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30.0)
+        try:
             row = db.execute(
-                f"SELECT {_INFO} FROM tokens WHERE token_hash = ? AND revoked_at IS NULL",
-                (_hash(token),),
+                f"SELECT {_INFO} FROM tokens WHERE token_hash = ? AND revoked_at IS NULL", (digest,)
             ).fetchone()
-        return self._info(row) if row else None
+        finally:
+            db.close()
+        if row is None:
+            return None  # unknown tokens are not kept: a flood of them must not grow the cache
+        info = self._info(row)
+        with self._lock:
+            if version == self._verified_for:
+                self._verified[digest] = info
+        return info

@@ -8,11 +8,13 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
 import httpx
 import pytest
 import yaml
 
 from pige_pipeline.analytics import rebuild
+from pige_pipeline.analytics.build import db_path
 from pige_pipeline.analytics.synthetic import settings_for
 from tests.api.support import OTHER, ApiServer, Tokens, start_server
 
@@ -79,3 +81,18 @@ def test_paging_across_a_rebuild_and_swap(own_server: ApiServer, tokens: Tokens)
     )
     assert not {p["play_id"] for p in items} & {p["play_id"] for p in first["items"]}
     assert httpx.get(f"{own_server.url}/health").json()["analytics_mode"] == "incremental"
+
+
+def test_evidence_whose_audio_is_gone_is_410_with_the_reason(own_server: ApiServer, tokens: Tokens) -> None:
+    """Retention deleted the chunk: the API says so (410) instead of a broken clip."""
+    con = duckdb.connect(str(db_path(own_server.root)), read_only=True)
+    try:
+        (play_id,) = con.execute(f"SELECT play_id FROM plays WHERE station = '{OTHER}' LIMIT 1").fetchone()
+    finally:
+        con.close()
+    for chunk in (own_server.root / "chunks" / OTHER).rglob("*.mp3"):
+        chunk.unlink()
+    with own_server.client(tokens.admin) as admin:
+        response = admin.get(f"/evidence/{play_id}")
+    assert response.status_code == 410, response.text
+    assert "chunk" in response.json()["detail"] or "audio" in response.json()["detail"]

@@ -35,6 +35,9 @@ class SilenceSettings(BaseModel):
     alert_seconds: float = Field(5.0, gt=0, description="Silences at least this long become dead-air alerts.")
     warning_seconds: float = Field(15.0, gt=0, description="Alerts at least this long are `warning`.")
     critical_seconds: float = Field(60.0, gt=0, description="Alerts at least this long are `critical`.")
+    live_alerts: bool = Field(
+        True, description="Page within a minute of dead air while recording; false opts the station out."
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> SilenceSettings:

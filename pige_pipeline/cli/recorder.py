@@ -6,6 +6,7 @@ import json
 import logging
 import signal
 import sys
+import threading
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -14,6 +15,7 @@ import typer
 from pige_pipeline.cli.common import DataRootOption, StationsOption, fail, resolve_settings
 from pige_pipeline.recorder.core import Recorder, RecorderConfig, load_recordable_stations
 from pige_pipeline.recorder.groups import describe, groups_of, parse_groups
+from pige_pipeline.recorder.live import DeferredSink, LiveAudioSink
 from pige_pipeline.recorder.probe import probe_stream
 from pige_pipeline.stations import StationsFileError
 
@@ -33,6 +35,14 @@ def record(
         float, typer.Option("--backoff-max", min=0.1, help="Longest wait between reconnection attempts (s).")
     ] = 5.0,
     icy: Annotated[bool, typer.Option("--icy/--no-icy", help="Record ICY now-playing titles.")] = True,
+    live_alerts: Annotated[
+        bool,
+        typer.Option(
+            "--live-alerts/--no-live-alerts",
+            help="Page on dead air within a minute (PIGE_SMTP_*/PIGE_WEBHOOK_URLS); stations opt out with "
+            "silence.live_alerts: false.",
+        ),
+    ] = True,
     recorder_id: Annotated[
         str | None,
         typer.Option("--recorder-id", help="Name of this recorder in state files (default: host-pid)."),
@@ -64,6 +74,16 @@ def record(
     def event(message: str) -> None:
         typer.echo(f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ} {message}", err=message.startswith("error"))
 
+    # Built on a thread: the detector's imports must not delay the ffmpegs (audio lost at start-up).
+    live = None
+    if live_alerts:
+
+        def build_live_alerts() -> LiveAudioSink:
+            from pige_pipeline.silence.live import LiveAlerts
+
+            return LiveAlerts(settings.data_root, settings.stations_file)
+
+        live = DeferredSink(build_live_alerts, "live dead-air alerts")
     recorder = Recorder(
         settings.data_root,
         settings.stations_file,
@@ -71,6 +91,7 @@ def record(
         recorder_id=recorder_id,
         on_event=event,
         groups=only,
+        sink=live,
     )
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: recorder.stop())
@@ -81,7 +102,15 @@ def record(
     if only is not None and not only & groups_of(registry):
         # Not an error: stations can be moved into these groups while it runs (stations.yaml is watched).
         event(f"no enabled station is in {describe(only)} yet; waiting for stations.yaml to name one")
-    stats = recorder.run(duration)
+    if live:
+        threading.Thread(target=lambda: event(live.describe()), daemon=True).start()
+    else:
+        event("live dead-air alerts off (--no-live-alerts)")
+    try:
+        stats = recorder.run(duration)
+    finally:
+        if live:
+            live.close()
     for sid, st in sorted(stats.items()):
         event(
             f"station {sid!r}: {st.segments} chunks, {st.seconds:.1f} s recorded, {st.sessions} connections, "

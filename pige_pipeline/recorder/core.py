@@ -551,7 +551,9 @@ class StationRecorder(threading.Thread):
         )
         session_dir.mkdir(parents=True, exist_ok=True)
         seg_list = session_dir / "segments.csv"
-        receiver = PcmReceiver() if self.recorder.dispatcher is not None else None
+        # Live audio costs a decode: only for stations the live monitor watches (silence.live_alerts).
+        live = self.recorder.dispatcher is not None and station.silence.live_alerts
+        receiver = PcmReceiver() if live else None
         cmd = record_command(
             station,
             fmt,

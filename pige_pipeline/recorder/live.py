@@ -156,3 +156,56 @@ def read_blocks(
         dispatcher.feed(
             station, arrived - timedelta(seconds=len(samples) / sample_rate), samples, sample_rate
         )
+
+
+class DeferredSink:
+    """A sink built on a thread, so the recorder spawns its ffmpegs without waiting for its imports.
+
+    `pige record`'s live dead-air monitor imports numpy and pandas (~0.75 s), and every second before
+    the ffmpegs start is audio lost. Blocks that arrive before the sink is ready wait on the
+    dispatcher thread, never on a recording. `close()` and `describe()` are passed on when the built
+    sink has them.
+    """
+
+    READY_TIMEOUT_S = 60.0  # longer than any import takes; past it, blocks are dropped
+
+    def __init__(self, build: Callable[[], LiveAudioSink], name: str = "live sink") -> None:
+        self.name = name
+        self.error: BaseException | None = None
+        self._sink: LiveAudioSink | None = None
+        self._ready = threading.Event()
+        threading.Thread(target=self._build, args=(build,), name=f"{name} set-up", daemon=True).start()
+
+    def _build(self, build: Callable[[], LiveAudioSink]) -> None:
+        try:
+            self._sink = build()
+        except Exception as exc:  # recording goes on without it; describe() says why
+            self.error = exc
+            log.exception("%s could not start", self.name)
+        finally:
+            self._ready.set()
+
+    def _target(self) -> LiveAudioSink | None:
+        return self._sink if self._ready.wait(self.READY_TIMEOUT_S) else None
+
+    def feed(self, station_id: str, block_start: datetime, samples: np.ndarray, sample_rate: int) -> None:
+        sink = self._target()
+        if sink is not None:
+            sink.feed(station_id, block_start, samples, sample_rate)
+
+    def stream_down(self, station_id: str, at: datetime) -> None:
+        sink = self._target()
+        if sink is not None:
+            sink.stream_down(station_id, at)
+
+    def describe(self) -> str:
+        """What the built sink says of itself (waits for it), or why it could not start."""
+        sink = self._target()
+        if sink is None:
+            return f"error: {self.name} could not start: {self.error!r}"
+        return str(getattr(sink, "describe", self.name))
+
+    def close(self) -> None:
+        sink = self._target()
+        if sink is not None and hasattr(sink, "close"):
+            sink.close()

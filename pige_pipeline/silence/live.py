@@ -8,6 +8,11 @@ same detector as the hourly record on them, and follows one state per station:
 
 A stream that goes down clears the buffer (no audio is not dead air: the recorder reports gaps)
 but keeps an open alert, so the all-clear still goes out when programme returns.
+
+`LiveAlerts(data_root, stations_file).monitor` is the production sink that the recorder job and `pige record`
+attach by default: the monitor follows edits of stations.yaml (a station with `silence.live_alerts:
+false` is not watched) and sends through the notifier's durable outbox, which the hourly
+`dead_air_alerts` reads so that it never mails a silence already paged (alerts.live_page).
 """
 
 from __future__ import annotations
@@ -15,9 +20,11 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -38,6 +45,8 @@ MIN_BUFFER_S = 20.0
 MAX_JITTER_S = 2.0
 # Programme must be back this long before the all-clear goes out, so one click is not "audio back".
 CLEAR_AFTER_S = 1.0
+# How often the monitor looks whether stations.yaml changed (an opt-out, a new threshold).
+STATIONS_CHECK_S = 5.0
 
 
 @dataclass
@@ -85,10 +94,15 @@ class LiveSilenceMonitor:
         stations: list[Station],
         notify: Callable[[Notification], None],
         clock: Callable[[], datetime] | None = None,
+        stations_file: Path | None = None,
     ) -> None:
         self.stations = {s.id: s for s in stations}
         self.notify = notify
         self.clock = clock
+        # When given, re-read on change (at most every STATIONS_CHECK_S), as the recorder does.
+        self.stations_file = stations_file
+        self._stations_mtime: float | None = None
+        self._stations_checked = 0.0
         self._states: dict[str, _StationState] = {}
         self._lock = threading.Lock()
         self.events: list[tuple[str, str, datetime]] = []  # (station, "alert"/"clear", when sent)
@@ -97,8 +111,36 @@ class LiveSilenceMonitor:
         station = self.stations.get(station_id)
         return station.silence if station else SilenceSettings()
 
+    def watches(self, station_id: str) -> bool:
+        """False for a station that opted out (`silence.live_alerts: false`)."""
+        return self.settings_for(station_id).live_alerts
+
+    def _refresh_stations(self) -> None:
+        if self.stations_file is None or time.monotonic() - self._stations_checked < STATIONS_CHECK_S:
+            return
+        self._stations_checked = time.monotonic()
+        try:
+            mtime = self.stations_file.stat().st_mtime
+        except OSError:
+            return  # the recorder reports a missing file; keep watching with what was known
+        if mtime == self._stations_mtime:
+            return
+        from pige_pipeline.recorder.core import load_recordable_stations
+
+        try:
+            stations, _errors = load_recordable_stations(self.stations_file)
+        except ValueError as exc:  # StationsFileError: the recorder reports it too
+            log.warning("live dead-air monitor keeps its stations: %s", exc)
+            return
+        self._stations_mtime = mtime
+        self.stations = {s.id: s for s in stations}
+
     def feed(self, station_id: str, block_start: datetime, samples: np.ndarray, sample_rate: int) -> None:
         with self._lock:
+            self._refresh_stations()
+            if not self.watches(station_id):
+                self._states.pop(station_id, None)
+                return
             state = self._states.setdefault(station_id, _StationState())
             block_start = utc(block_start)
             if (
@@ -208,3 +250,35 @@ class LiveSilenceMonitor:
         self.events.append((station_id, what, now))
         log.warning("%s: %s", station_id, note.subject)
         self.notify(note)
+
+
+class LiveAlerts:
+    """The production live sink: the monitor, notifier from the environment, stations.yaml followed."""
+
+    def __init__(self, data_root: Path, stations_file: Path) -> None:
+        from pige_pipeline.recorder.core import load_recordable_stations
+
+        notifier = Notifier.from_env(data_root)
+        try:
+            stations, _errors = load_recordable_stations(stations_file)
+        except ValueError:
+            stations = []  # the recorder reports the file; the monitor reads it once it is readable
+        self.sender = BackgroundSender(notifier)
+        self.monitor = LiveSilenceMonitor(stations, self.sender, stations_file=stations_file)
+        self.describe = f"live dead-air alerts on: {notifier.settings.describe()}"
+
+    def feed(self, station_id: str, block_start: datetime, samples: np.ndarray, sample_rate: int) -> None:
+        self.monitor.feed(station_id, block_start, samples, sample_rate)
+
+    def stream_down(self, station_id: str, at: datetime) -> None:
+        self.monitor.stream_down(station_id, at)
+
+    def close(self) -> None:
+        """Let the sender finish what is queued (the outbox keeps anything it could not deliver)."""
+        self.sender.close()
+
+    def __enter__(self) -> LiveAlerts:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from pige_pipeline.notify import Notification
 from pige_pipeline.recorder.live import LiveAudioSink
-from pige_pipeline.silence import synth
+from pige_pipeline.silence import live, synth
 from pige_pipeline.silence.live import LiveSilenceMonitor
 from pige_pipeline.stations import Station
 
@@ -78,3 +81,30 @@ def test_stream_down_is_not_dead_air(music, sample_rate) -> None:
     for i in range(10):
         monitor.feed("fm1", start + timedelta(seconds=50 + i), pcm[(10 + i) * RATE : (11 + i) * RATE], RATE)
     assert sent == []
+
+
+def test_a_station_that_opted_out_is_not_watched_and_stations_yaml_edits_are_followed(
+    tmp_path: Path, music, sample_rate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live, "STATIONS_CHECK_S", 0.0)
+    stations_file = tmp_path / "stations.yaml"
+
+    def write(live_alerts: bool, mtime: float) -> None:
+        stations_file.write_text(
+            "stations:\n  - {id: fm1, name: Radio Un, stream_url: 'http://127.0.0.1:8000/fm1.mp3', "
+            f"silence: {{live_alerts: {str(live_alerts).lower()}}}}}\n",
+            encoding="utf-8",
+        )
+        os.utime(stations_file, (mtime, mtime))
+
+    m = resample(music, sample_rate)
+    lost = np.concatenate([m[: 10 * RATE], synth.digital_silence(12, RATE), m[10 * RATE : 15 * RATE]])
+    sent: list[Notification] = []
+    write(False, 1_000_000.0)
+    monitor = LiveSilenceMonitor([], sent.append, stations_file=stations_file)
+    clock = [datetime(2026, 3, 1, 10, 7, tzinfo=UTC)]
+    feed(monitor, lost, clock[0], clock)
+    assert sent == [] and not monitor.watches("fm1")
+    write(True, 1_000_100.0)  # the engineer turns live alerts back on: no restart needed
+    feed(monitor, lost, clock[0] + timedelta(minutes=1), clock)
+    assert [n.kind for n in sent] == ["dead_air_live", "dead_air_live_clear"]

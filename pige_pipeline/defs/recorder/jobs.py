@@ -7,6 +7,7 @@ from pige_pipeline.defs.resources import PigeResource
 from pige_pipeline.recorder.core import Recorder, RecorderConfig
 from pige_pipeline.recorder.groups import describe, parse_groups
 from pige_pipeline.recorder.supervisor import GROUP_TAG, ROLE, ROLE_TAG
+from pige_pipeline.silence.live import LiveAlerts
 
 
 class RecorderRunConfig(dg.Config):
@@ -15,6 +16,11 @@ class RecorderRunConfig(dg.Config):
     segment_seconds: int = 3600
     backoff_max_s: float = 5.0
     icy: bool = True
+    live_alerts: bool = Field(
+        True,
+        description="Page on dead air within a minute while recording (stations can opt out with "
+        "silence.live_alerts: false in stations.yaml).",
+    )
     groups: list[str] | None = Field(
         None,
         description="Recorder groups to record. Unset or empty: the run's pige/recorder_group tag (set "
@@ -35,6 +41,7 @@ def run_groups(configured: list[str] | None, tag: str | None) -> frozenset[str] 
 def record_stations(context: dg.OpExecutionContext, config: RecorderRunConfig, pige: PigeResource) -> None:
     settings = pige.settings()
     groups = run_groups(config.groups, context.run.tags.get(GROUP_TAG))
+    live = LiveAlerts(settings.data_root, settings.stations_file) if config.live_alerts else None
     recorder = Recorder(
         settings.data_root,
         settings.stations_file,
@@ -45,11 +52,18 @@ def record_stations(context: dg.OpExecutionContext, config: RecorderRunConfig, p
         run_id=context.run_id,
         on_event=lambda message: _log(context, message),
         groups=groups,
+        sink=live.monitor if live else None,
     )
-    context.log.info(f"recording {describe(groups)}")
+    context.log.info(
+        f"recording {describe(groups)}; " + (live.describe if live else "live dead-air alerts off")
+    )
     # Termination (rotation, cancel) interrupts the wait inside run(); its `finally` closes every
     # station's current chunk cleanly before the run ends.
-    stats = recorder.run()
+    try:
+        stats = recorder.run()
+    finally:
+        if live:
+            live.close()
     summary = {
         sid: {"chunks": st.segments, "seconds": round(st.seconds, 1), "gaps": len(st.gaps), "error": st.error}
         for sid, st in sorted(stats.items())

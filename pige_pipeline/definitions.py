@@ -8,7 +8,7 @@ import pkgutil
 import dagster as dg
 
 import pige_pipeline.defs as defs_package
-from pige_pipeline.defs.resources import PigeResource
+from pige_pipeline.defs.resources import pige_resources
 
 
 def _domain_definitions() -> list[dg.Definitions]:
@@ -25,5 +25,5 @@ def _domain_definitions() -> list[dg.Definitions]:
 
 defs = dg.Definitions.merge(
     *_domain_definitions(),
-    dg.Definitions(resources={"pige": PigeResource()}),
+    dg.Definitions(resources=pige_resources()),
 )

@@ -302,6 +302,7 @@ def _stations_op(
     schemas: Mapping[str, pa.Schema],
     compute: MultiComputeFn,
     setup: SetupFn | None,
+    resources: Sequence[str],
 ) -> dg.OpDefinition:
     @dg.op(
         name=f"{name}_stations",
@@ -309,8 +310,11 @@ def _stations_op(
         tags={QUEUE_TAG: queue},
         retry_policy=STATION_STEP_RETRY,
         pool=pool,
+        # The external systems this asset uses (`setup` reads them from context.resources).
+        required_resource_keys={"pige", *resources},
     )
-    def _stations(context: dg.OpExecutionContext, pige: PigeResource, batch: StationBatch) -> BatchResult:
+    def _stations(context: dg.OpExecutionContext, batch: StationBatch) -> BatchResult:
+        pige: PigeResource = context.resources.pige
         return _run_batch(context, pige, batch, schemas, compute, setup, STATION_STEP_RETRY)
 
     return _stations
@@ -458,6 +462,7 @@ def station_hour_multi_asset(
     compute: MultiComputeFn,
     deps: Sequence[str | dg.AssetKey | dg.AssetsDefinition] = (),
     setup: SetupFn | None = None,
+    resources: Sequence[str] = (),
     group_name: str = "hourly",
     pool: str | None = None,
     queue: str = AUDIO_QUEUE,
@@ -466,14 +471,15 @@ def station_hour_multi_asset(
     """Hourly assets computed together for each station: one compute call per station feeds them all.
 
     `compute` returns `{asset name: rows | StationOutput | StationFailure}`, so one output can fail for
-    a station while the others are written. `queue` is the Celery queue of the station steps (`audio`
-    or `speech`); `pool` limits how many of them run at once across the instance.
+    a station while the others are written. `setup` builds what the station steps share (a model, a
+    client) from the resources named in `resources`. `queue` is the Celery queue of the station steps
+    (`audio` or `speech`); `pool` limits how many of them run at once across the instance.
     """
     schemas = {o.name: o.schema for o in outputs}
     dep_keys = [_dep_key(d) for d in deps]
     dep_args = [f"dep_{_identifier(k.to_user_string())}" for k in dep_keys]
     plan = _plan_op(name, len(dep_keys))
-    stations_op = _stations_op(name, queue, pool, schemas, compute, setup)
+    stations_op = _stations_op(name, queue, pool, schemas, compute, setup, resources)
     finish = _finish_op(name, [o.name for o in outputs])
     check_specs = [_check_spec(o.name, o.check_description) for o in outputs]
 
@@ -521,6 +527,7 @@ def station_hour_asset(
     compute: ComputeFn,
     deps: Sequence[str | dg.AssetKey | dg.AssetsDefinition] = (),
     setup: SetupFn | None = None,
+    resources: Sequence[str] = (),
     group_name: str = "hourly",
     pool: str | None = None,
     queue: str = AUDIO_QUEUE,
@@ -534,6 +541,7 @@ def station_hour_asset(
         compute=lambda sh, shared: {name: compute(sh, shared)},
         deps=deps,
         setup=setup,
+        resources=resources,
         group_name=group_name,
         pool=pool,
         queue=queue,

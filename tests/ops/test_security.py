@@ -18,7 +18,7 @@ from pige_pipeline.cli import app
 from pige_pipeline.defs.chunks.assets import audio_chunks
 from pige_pipeline.defs.ops.assets import storage_health
 from pige_pipeline.defs.ops.jobs import retention_job
-from pige_pipeline.defs.resources import PigeResource
+from pige_pipeline.defs.resources import PigeResource, pige_resources
 from pige_pipeline.hours import hour_start
 from pige_pipeline.ops.holds import LegalHold
 from pige_pipeline.ops.retention import ChunkCandidate, RetentionPlan, apply_retention
@@ -56,7 +56,7 @@ def test_no_secret_in_run_events_logs_or_metadata(
     broken = chunk_path(data_root, "radio-a", hour + timedelta(minutes=30), "mp3")
     broken.write_bytes(b"\x00" * 2048)
     monkeypatch.setenv("PIGE_STORAGE_MIN_DAYS", "1000000000")  # the alert path runs as well
-    resources = {"pige": PigeResource(data_root=str(data_root))}
+    resources = pige_resources(PigeResource(data_root=str(data_root)))
     home = tmp_path / "home"
     home.mkdir()
     with dg.instance_for_test(temp_dir=str(home)) as instance:

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from pige_pipeline.cli import app
 from pige_pipeline.defs.ops.assets import STORAGE_CHECK, storage_health
-from pige_pipeline.defs.resources import PigeResource
+from pige_pipeline.defs.resources import PigeResource, StorageHealthResource, pige_resources
 from pige_pipeline.ops.storage import (
     StorageSample,
     StorageThresholds,
@@ -105,8 +105,13 @@ def test_storage_health_asset_check_and_alert(
     passed: bool,
 ) -> None:
     put_chunk("radio-a", datetime.now(UTC) - timedelta(hours=2), seconds=30)
-    monkeypatch.setenv("PIGE_STORAGE_MIN_DAYS", min_days)
-    result = dg.materialize([storage_health], resources={"pige": PigeResource(data_root=str(data_root))})
+    # The threshold comes from the test's own resource; the environment says something else.
+    monkeypatch.setenv("PIGE_STORAGE_MIN_DAYS", "7")
+    resources = {
+        "pige": PigeResource(data_root=str(data_root)),
+        "storage": StorageHealthResource(min_days=min_days),
+    }
+    result = dg.materialize([storage_health], resources=resources)
     assert result.success
     check = result.get_asset_check_evaluations()[0]
     assert check.check_name == STORAGE_CHECK and check.passed is passed
@@ -154,7 +159,7 @@ def test_low_space_alert_is_mailed_through_the_notifier(
         monkeypatch.setenv("PIGE_ALERT_TO", "engineer@example.org")
         monkeypatch.setenv("PIGE_STORAGE_MIN_DAYS", "1000000000")
         put_chunk("radio-a", datetime.now(UTC) - timedelta(hours=2), seconds=30)
-        resources = {"pige": PigeResource(data_root=str(data_root))}
+        resources = pige_resources(PigeResource(data_root=str(data_root)))
         first = dg.materialize([storage_health], resources=resources)
         second = dg.materialize([storage_health], resources=resources)
     finally:

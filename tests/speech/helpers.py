@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
-from pige_pipeline.defs.resources import PigeResource
+from pige_pipeline.defs.resources import PigeResource, pige_resources
 from pige_pipeline.sources import FRENCH_SPEECH, singularity_tracks
 
 HOUR = datetime(2026, 11, 20, 10, tzinfo=UTC)
@@ -85,7 +85,7 @@ def materialize(data_root: Path, assets: list, raise_on_error: bool = False) -> 
     return dg.materialize(
         assets,
         partition_key=KEY,
-        resources={"pige": PigeResource(data_root=str(data_root))},
+        resources=pige_resources(PigeResource(data_root=str(data_root))),
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=raise_on_error,
     )

@@ -125,22 +125,22 @@ def test_redo_sensor_requests_offline_hours_only_when_ollama_answers(
 ) -> None:
     import dagster as dg
 
-    from pige_pipeline.defs.resources import PigeResource
+    from pige_pipeline.defs.resources import LLMResource, PigeResource
     from pige_pipeline.defs.speech import sensors
 
     monkeypatch.setattr(sensors, "REDO_DAYS", (datetime.now(UTC) - HOUR).days + 2)
-    resources = {"pige": PigeResource(data_root=str(hour_copy))}
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
 
-    def tick() -> dg.SensorResult:
+    def tick(llm: LLMResource) -> dg.SensorResult:
+        resources = {"pige": PigeResource(data_root=str(hour_copy)), "llm": llm}
         with dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral(), resources=resources) as context:
             return sensors.summaries_redo_sensor(context)
 
-    monkeypatch.delenv("OLLAMA_HOST", raising=False)
-    assert "OLLAMA_HOST is not set" in tick().skip_reason.skip_message
+    assert "OLLAMA_HOST is not set" in tick(LLMResource()).skip_reason.skip_message
     with fake_ollama() as server:
-        monkeypatch.setenv("OLLAMA_HOST", server.url)
-        result = tick()
+        llm = LLMResource(host=server.url)  # the test's own resource, not the environment
+        result = tick(llm)
     [request] = result.run_requests
     assert request.partition_key == "2026-11-20-10:00"
     assert request.run_key.startswith("redo-summaries-2026-11-20-10:00-")
-    assert "does not answer" in tick().skip_reason.skip_message  # the server is gone again
+    assert "does not answer" in tick(llm).skip_reason.skip_message  # the server is gone again

@@ -3,8 +3,8 @@
 import dagster as dg
 
 from pige_pipeline.defs.ops.alerting import send_ops_alert
-from pige_pipeline.defs.resources import PigeResource
-from pige_pipeline.ops.storage import StorageThresholds, check_storage, history_path, human_bytes
+from pige_pipeline.defs.resources import PigeResource, StorageHealthResource
+from pige_pipeline.ops.storage import check_storage, history_path, human_bytes
 
 STORAGE_CHECK = "enough_days_of_recording"
 
@@ -22,9 +22,11 @@ STORAGE_CHECK = "enough_days_of_recording"
     ],
     tags={"pige/role": "ops"},
 )
-def storage_health(context: dg.AssetExecutionContext, pige: PigeResource) -> dg.MaterializeResult:
+def storage_health(
+    context: dg.AssetExecutionContext, pige: PigeResource, storage: StorageHealthResource
+) -> dg.MaterializeResult:
     settings = pige.settings()
-    thresholds = StorageThresholds.from_env()
+    thresholds = storage.thresholds()
     health = check_storage(settings.data_root)
     problems = health.problems(thresholds)
     days = health.days_of_recording_fit

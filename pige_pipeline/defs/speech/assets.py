@@ -15,6 +15,7 @@ from pige_pipeline.defs.hourly import (
     station_hour_asset,
     station_hour_multi_asset,
 )
+from pige_pipeline.defs.resources import LLMResource, WhisperResource
 from pige_pipeline.llm import OllamaSettings
 from pige_pipeline.scale.settings import SPEECH_QUEUE
 from pige_pipeline.settings import PigeSettings
@@ -26,7 +27,7 @@ from pige_pipeline.speech.schemas import (
     TRANSCRIPTS_SCHEMA,
 )
 from pige_pipeline.speech.timeline import hour_timeline, timeline_rows
-from pige_pipeline.speech.transcribe import Transcriber, shared_transcriber, transcript_rows
+from pige_pipeline.speech.transcribe import Transcriber, transcript_rows
 from pige_pipeline.stations import Station
 
 # Other domains' hourly results that the timeline subtracts from speech when their files exist. Declared
@@ -39,7 +40,8 @@ def _load_transcriber(
 ) -> Any:
     if not any(s.speech.enabled for s in stations):
         return None
-    transcriber = shared_transcriber()
+    whisper: WhisperResource = context.resources.whisper
+    transcriber = whisper.transcriber()
     context.log.info(
         f"Whisper model {transcriber.model_label}, loaded once per worker process (pid {os.getpid()})"
     )
@@ -91,6 +93,7 @@ speech = station_hour_multi_asset(
     compute=_speech,
     deps=UPSTREAM_RESULTS,
     setup=_load_transcriber,
+    resources=["whisper"],
     group_name="speech",
     # Whisper steps go to the speech queue, so that GPU workers can take them (README, "Add a machine").
     queue=SPEECH_QUEUE,
@@ -98,7 +101,8 @@ speech = station_hour_multi_asset(
 
 
 def _llm_settings(context: dg.OpExecutionContext, _settings: PigeSettings, _stations: list[Station]) -> Any:
-    llm = OllamaSettings.from_env()
+    resource: LLMResource = context.resources.llm
+    llm = resource.ollama_settings()
     if llm.enabled:
         context.log.info(f"summaries through Ollama at {llm.host}, model {llm.model}")
     else:
@@ -121,6 +125,7 @@ summaries = station_hour_asset(
     compute=_summary,
     deps=["transcripts"],
     setup=_llm_settings,
+    resources=["llm"],
     group_name="speech",
     pool="llm",
     check_description="Fails the hour when a station's LLM summary failed (the row is recorded as failed).",

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from pige_pipeline.defs.resources import PigeResource
+from pige_pipeline.defs.resources import LLMResource, PigeResource
 from pige_pipeline.hours import partition_key_for
-from pige_pipeline.llm import OllamaSettings, ollama_reachable
+from pige_pipeline.llm import ollama_reachable
 from pige_pipeline.parquet_store import read_asset_range
 from pige_pipeline.speech.summarise import needs_redo
 
@@ -25,12 +25,14 @@ MAX_RUNS_PER_TICK = 4
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="When OLLAMA_HOST is set and answers, re-runs `summaries` for hours summarised offline.",
 )
-def summaries_redo_sensor(context: dg.SensorEvaluationContext, pige: PigeResource) -> dg.SensorResult:
-    llm = OllamaSettings.from_env()
-    if not llm.enabled:
+def summaries_redo_sensor(
+    context: dg.SensorEvaluationContext, pige: PigeResource, llm: LLMResource
+) -> dg.SensorResult:
+    ollama = llm.ollama_settings()
+    if not ollama.enabled:
         return dg.SensorResult(skip_reason="OLLAMA_HOST is not set; offline summaries stay as they are")
-    if not ollama_reachable(llm):
-        return dg.SensorResult(skip_reason=f"Ollama at {llm.host} does not answer; will try again")
+    if not ollama_reachable(ollama):
+        return dg.SensorResult(skip_reason=f"Ollama at {ollama.host} does not answer; will try again")
     now = datetime.now(UTC)
     rows = needs_redo(
         read_asset_range(pige.settings().data_root, "summaries", now - timedelta(days=REDO_DAYS), now)

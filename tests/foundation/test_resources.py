@@ -1,0 +1,66 @@
+"""One resource per external system: configured from the environment as before, or by a test's own values."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from pige_pipeline.definitions import defs
+from pige_pipeline.defs.resources import (
+    LLMResource,
+    StorageHealthResource,
+    WhisperResource,
+    configured_from_env,
+)
+
+
+def test_every_external_system_is_a_resource_of_the_code_location() -> None:
+    resources = defs.resources or {}
+    assert {"pige", "whisper", "llm", "storage"} <= set(resources)
+    job = defs.resolve_job_def("process_hour")
+    # The station steps ask for the resource of the system they use, not for the environment.
+    speech_step = job.graph.node_dict["speech"].definition.node_dict["speech_stations"].definition
+    summaries_step = job.graph.node_dict["summaries"].definition.node_dict["summaries_stations"].definition
+    assert "whisper" in speech_step.required_resource_keys
+    assert "llm" in summaries_step.required_resource_keys
+
+
+def test_empty_fields_fall_back_to_the_readme_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIGE_WHISPER_CPU_THREADS", "3")
+    monkeypatch.setenv("PIGE_WHISPER_BEAM_SIZE", "2")
+    monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:11434")
+    monkeypatch.setenv("PIGE_STORAGE_MIN_DAYS", "21")
+    assert WhisperResource().whisper_settings().cpu_threads == 3
+    # A field that is set wins over the variable; the others still come from the environment.
+    whisper = WhisperResource(cpu_threads="1").whisper_settings()
+    assert (whisper.cpu_threads, whisper.beam_size, whisper.device) == (1, 2, "cpu")
+    assert LLMResource().ollama_settings().host == "http://127.0.0.1:11434"
+    assert LLMResource(model="mistral").ollama_settings().model == "mistral"
+    assert StorageHealthResource().thresholds().min_days == 21
+    assert StorageHealthResource(min_days="3").thresholds().min_days == 3
+
+
+def test_bad_values_name_the_field_and_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PIGE_WHISPER_DEVICE", raising=False)
+    with pytest.raises(ValueError, match=r"Whisper resource \(PIGE_WHISPER_\*\): device"):
+        WhisperResource(device="tpu").whisper_settings()
+    with pytest.raises(ValueError, match="cpu_threads"):
+        WhisperResource(cpu_threads="many").whisper_settings()
+    with pytest.raises(ValueError, match=r"min_days='lots' is not a number"):
+        StorageHealthResource(min_days="lots").thresholds()
+
+
+def test_variables_set_at_load_are_bound_as_env_vars(monkeypatch: pytest.MonkeyPatch) -> None:
+    environ = {"PIGE_WHISPER_DEVICE": "cuda", "PIGE_WHISPER_MODEL": "  "}
+    resource = configured_from_env(WhisperResource, environ)
+    assert isinstance(resource.device, dg.EnvVar) and resource.device.env_var_name == "PIGE_WHISPER_DEVICE"
+    assert resource.model == ""  # blank is unset: the embedded model
+    # The variable is read where the step runs: a worker with another value gets its own.
+    monkeypatch.setenv("PIGE_WHISPER_DEVICE", "auto")
+
+    @dg.asset
+    def whisper_device(whisper: WhisperResource) -> str:
+        return whisper.whisper_settings().device
+
+    result = dg.materialize([whisper_device], resources={"whisper": resource})
+    assert result.output_for_node("whisper_device") == "auto"

@@ -2,8 +2,10 @@
 
     .venv/bin/python -m benchmarks.silence_speed [--minutes 60] [--runs 5]
 
-The audio is a labelled programme (real music with dead air, benchmarks.silence_accuracy) encoded as
-a station stream would be: MP3, 128 kb/s, 44.1 kHz stereo, looped to `--minutes`. Each run times, in
+Two hours are timed: a clean line (the tuning set's first programme) and a station under a -37 dBFS
+white hiss floor (the evaluation set's first programme: every quiet stretch there is a candidate, the
+slow case), each encoded as a station stream would be: MP3, 128 kb/s, 44.1 kHz stereo, looped to
+`--minutes`. Each run times, in
 turn: ffmpeg decoding to null; `decode_mono` (ffmpeg to 11025 Hz mono int16, the shared analysis
 decode); `detect_silences` on those samples; and the real command, `pige silence detect X --csv OUT`,
 in its own process (so its Python start-up, about a second of imports, is counted too). Medians over
@@ -21,14 +23,16 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.silence_accuracy import ensure_packages
 from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE, decode_mono
 from pige_pipeline.silence import detect_silences
-from pige_pipeline.silence.synth import labelled_programme
+from pige_pipeline.silence.evalsets import EVAL_PACKAGES, EVALUATION, TUNING, field_programme
 
 
-def build_hour(workdir: Path, minutes: float) -> Path:
-    prog = labelled_programme(0)
-    raw, one, looped = workdir / "p.raw", workdir / "p.mp3", workdir / "hour.mp3"
+def build_hour(workdir: Path, minutes: float, hiss: bool) -> Path:
+    prog, _cond = field_programme(EVALUATION if hiss else TUNING, 0)
+    name = "hiss" if hiss else "clean"
+    raw, one, looped = workdir / f"{name}.raw", workdir / f"{name}.mp3", workdir / f"{name}-hour.mp3"
     raw.write_bytes(prog.samples().tobytes())
     ff = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y"]
     subprocess.run(
@@ -60,9 +64,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--line", choices=("clean", "hiss", "both"), default="both")
     args = parser.parse_args()
+    lines = ["clean", "hiss"] if args.line == "both" else [args.line]
+    if "hiss" in lines:
+        ensure_packages(EVAL_PACKAGES)  # the hiss hour is made from the evaluation set's music
+    for line in lines:
+        measure(args, line)
+
+
+def measure(args: argparse.Namespace, line: str) -> None:
+    """Time one hour's decode, detection and command; print the table."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = build_hour(Path(tmp), args.minutes)
+        path = build_hour(Path(tmp), args.minutes, hiss=line == "hiss")
         null_cmd = ["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(path), "-f", "null", "-"]
         command = [str(Path(sys.executable).parent / "pige"), "silence", "detect", str(path)]
         command += ["--csv", str(Path(tmp) / "silences.csv")]
@@ -84,7 +98,10 @@ def main() -> None:
     med = {
         k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for k, v in runs.items()
     }
-    print(f"{args.minutes:.0f} min of MP3 128 kb/s stereo, {args.runs} runs, medians; {found} silences found")
+    print(
+        f"\n{line} line: {args.minutes:.0f} min of MP3 128 kb/s stereo, {args.runs} runs, medians; "
+        f"{found} silences found"
+    )
     print("| step | wall s | ratio (wall) | CPU s | ratio (CPU) |")
     print("|---|---|---|---|---|")
     labels = {

@@ -4,18 +4,23 @@ Level alone is not enough (docs/benchmarks.md, `## Dead air`): a hum or a receiv
 is above any sane silence threshold, and a pianissimo passage dips below it. The detector works on
 50 ms frames and looks at windows of a couple of seconds:
 
-- a window whose in-band level and spectral shape stay the same ("steady") is dead air when it is
-  below `steady_ceiling_db`, or within `floor_margin_db` of the station's own floor (the quietest
-  sound the piece carries, a low percentile of its frame levels: a hiss floor on an off-air receiver);
+- a window whose in-band level and spectral shape stay the same ("steady") and that stays under
+  `noise_ceiling_db` may be dead air: a hiss, a hum, a carrier;
 - a window entirely below `threshold_db` is dead air unless it sounds like programme: its spectrum
   keeps changing *and* is tonal (music and speech have harmonic peaks; noise is flat);
 - frames at digital zero are dead air on their own.
 
 A frame is dead when some dead window covers it, so boundaries stay at frame precision instead of
-being blurred by half a window. Each stretch found is then looked at as a whole, with a fine
-spectrum (0.7 Hz): one whose power sits in spectral peaks is tonal, and tonal sound is programme
-(a pad, a drone, a held chord) unless those peaks are mains harmonics (50 or 60 Hz and multiples):
-a hum, which is dead air. Every stretch carries the measures that decided it (`Silence.why`).
+being blurred by half a window. Each stretch found is then judged as a whole:
+
+- on a fine spectrum (0.7 Hz): one whose power sits in spectral peaks is tonal, and tonal sound is
+  programme (a pad, a drone, a held chord) unless those peaks are mains harmonics (50 or 60 Hz and
+  multiples): a hum, which is dead air;
+- steady noise is dead air when it is under `steady_ceiling_db` or within `floor_margin_db` of the
+  station's own floor (a low percentile of the piece's frame levels: the hiss of an off-air receiver
+  is the floor of its station); louder steady noise is a sound (rain, applause), not its absence.
+
+Every stretch carries the measures that decided it (`Silence.why`).
 """
 
 from __future__ import annotations
@@ -233,13 +238,11 @@ def dead_frames(
     min_seconds: float,
     tuning: DetectorTuning,
     level_stats: dict[str, np.ndarray] | None = None,
-    floor_db: float | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray] | None]:
     """Boolean per frame: dead air (before the minimum-duration rule), and the window statistics."""
     win = _window_frames(min_seconds, tuning)
     if len(feat.level_db) < win:
         return feat.level_db < tuning.digital_db, None
-    floor = station_floor_db(feat.level_db, tuning) if floor_db is None else floor_db
     st = _window_stats(feat, win, tuning.digital_db, level_stats)
     steady = (
         st["measured"]
@@ -247,15 +250,11 @@ def dead_frames(
         & (st["level_std"] < tuning.steady_level_std_db)
         & (st["spectral_change"] < tuning.steady_spectral_change)
     )
-    at_floor = (st["mean_level"] <= floor + tuning.floor_margin_db) & (
-        st["loudest"] < tuning.noise_ceiling_db
-    )
     programme = (st["flatness"] < tuning.programme_max_flatness) & (
         st["spectral_change"] >= tuning.programme_min_spectral_change
     )
     dead_window = st["all_analysed"] & (
-        (steady & ((st["loudest"] < tuning.steady_ceiling_db) | at_floor))
-        | ((st["loudest"] < threshold_db) & ~programme)
+        (steady & (st["loudest"] < tuning.noise_ceiling_db)) | ((st["loudest"] < threshold_db) & ~programme)
     )
     # A frame is dead if any dead window covers it: dilate window centres by half a window.
     covered = moving_max(dead_window, win, cval=False)
@@ -389,9 +388,7 @@ def detect_silences(
     if not len(feat.level_db):
         return []
     floor = station_floor_db(feat.level_db, tuning) if floor_db is None else floor_db
-    mask, st = dead_frames(
-        feat, sample_rate, threshold_db, min_seconds, tuning, needed.level_stats(feat), floor
-    )
+    mask, st = dead_frames(feat, sample_rate, threshold_db, min_seconds, tuning, needed.level_stats(feat))
     frame_s = feat.frame_len / sample_rate
     found = []
     for lo, hi in _runs(mask):
@@ -408,6 +405,12 @@ def detect_silences(
         kind = _kind(level, tone, tuning)
         if kind != "hum" and tone.tonal_share >= tuning.tonal_share:
             continue  # steady and tonal but not mains: a pad, a drone, a held chord is programme
+        if (
+            kind == "noise_floor"
+            and level >= tuning.steady_ceiling_db
+            and level > floor + tuning.floor_margin_db
+        ):
+            continue  # steady noise well above the station's floor: a sound (rain, applause), not its absence
         sd = _median(st["level_std"] if st else None, lo, hi)
         change = _median(st["spectral_change"] if st else None, lo, hi)
         found.append(

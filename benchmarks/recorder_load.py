@@ -170,7 +170,8 @@ class LevelSink:
 
 
 def child_live(data_root: Path, segment_s: int, seconds: float) -> None:
-    from pige_pipeline.recorder.core import Recorder, RecorderConfig
+    from pige_pipeline.recorder.multi_station import Recorder
+    from pige_pipeline.recorder.station_loop import RecorderConfig
 
     sink = LevelSink()
     recorder = Recorder(

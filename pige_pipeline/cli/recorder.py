@@ -13,10 +13,12 @@ from typing import Annotated
 import typer
 
 from pige_pipeline.cli.common import DataRootOption, StationsOption, fail, resolve_settings
-from pige_pipeline.recorder.core import Recorder, RecorderConfig, load_recordable_stations
 from pige_pipeline.recorder.groups import describe, groups_of, parse_groups
 from pige_pipeline.recorder.live import DeferredSink, LiveAudioSink
+from pige_pipeline.recorder.multi_station import Recorder
 from pige_pipeline.recorder.probe import probe_stream
+from pige_pipeline.recorder.recordable import load_recordable_stations
+from pige_pipeline.recorder.station_loop import RecorderConfig
 from pige_pipeline.stations import StationsFileError
 
 

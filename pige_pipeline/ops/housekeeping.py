@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from pige_pipeline.recorder.state import pid_alive
+
 # Folders where pige writers leave temporary files; derived data folders only, never the whole root.
 SCANNED_FOLDERS = ("chunks", "parquet", "analytics", "state", "recorder", "reports")
 DEFAULT_GRACE = timedelta(hours=24)
@@ -41,23 +43,13 @@ class HousekeepingResult:
         return sum(f.size_bytes for f in self.removed)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
 def _pid_file_stale(path: Path) -> str | None:
     try:
         text = path.read_text(encoding="utf-8").strip().split()[0]
         pid = int(text)
     except (OSError, ValueError, IndexError):
         return "pid file without a pid"
-    return None if _pid_alive(pid) else f"process {pid} is not running"
+    return None if pid_alive(pid) else f"process {pid} is not running"
 
 
 def find_stale_files(

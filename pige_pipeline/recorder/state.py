@@ -17,6 +17,7 @@ finishes its current segments and exits cleanly.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -142,12 +143,24 @@ def read_state(data_root: Path, recorder_id: str) -> RecorderState | None:
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether `pid` is a running process (a zombie is not: it holds no open file any more)."""
     if pid <= 0:
         return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except PermissionError:  # exists, owned by someone else
         return True
+    with contextlib.suppress(OSError):
+        # "pid (comm) state ...": the command name may hold spaces and parentheses.
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     return True
+
+
+def read_json(path: Path) -> dict:
+    """The JSON object in `path`, or {} when it is missing or half-written."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}

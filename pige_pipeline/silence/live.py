@@ -125,7 +125,7 @@ class LiveSilenceMonitor:
             return  # the recorder reports a missing file; keep watching with what was known
         if mtime == self._stations_mtime:
             return
-        from pige_pipeline.recorder.core import load_recordable_stations
+        from pige_pipeline.recorder.recordable import load_recordable_stations
 
         try:
             stations, _errors = load_recordable_stations(self.stations_file)
@@ -256,7 +256,7 @@ class LiveAlerts:
     """The production live sink: the monitor, notifier from the environment, stations.yaml followed."""
 
     def __init__(self, data_root: Path, stations_file: Path) -> None:
-        from pige_pipeline.recorder.core import load_recordable_stations
+        from pige_pipeline.recorder.recordable import load_recordable_stations
 
         notifier = Notifier.from_env(data_root)
         try:

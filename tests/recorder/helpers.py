@@ -13,7 +13,8 @@ import yaml
 
 from pige_pipeline.audio.probe import probe_audio
 from pige_pipeline.gaps import Gap, read_gaps
-from pige_pipeline.recorder.core import Recorder, StationStats
+from pige_pipeline.recorder.multi_station import Recorder
+from pige_pipeline.recorder.station_loop import StationStats
 from pige_pipeline.store import list_chunks
 
 

@@ -10,9 +10,10 @@ from types import SimpleNamespace
 import pytest
 
 from pige_pipeline.audio.probe import AudioProbeError, probe_audio
-from pige_pipeline.gaps import read_gaps
-from pige_pipeline.recorder import core
-from pige_pipeline.recorder.core import RecorderConfig, StationRecorder, held_duration
+from pige_pipeline.gaps import Gap, read_gaps
+from pige_pipeline.recorder import station_loop
+from pige_pipeline.recorder.publish import held_duration, publish_segment
+from pige_pipeline.recorder.station_loop import RecorderConfig, StationRecorder
 from pige_pipeline.stations import Station
 
 
@@ -27,15 +28,15 @@ def test_station_thread_survives_enospc_and_writes_the_gap_later(
     )
     rec = StationRecorder(owner, station)
 
-    real_append = core.append_gap
+    real_append = station_loop.append_gap
     disk_full = {"on": True}
 
-    def append(data_root: Path, gap: core.Gap) -> None:
+    def append(data_root: Path, gap: Gap) -> None:
         if disk_full["on"]:
             raise OSError(errno.ENOSPC, "No space left on device")
         real_append(data_root, gap)
 
-    monkeypatch.setattr(core, "append_gap", append)
+    monkeypatch.setattr(station_loop, "append_gap", append)
     sessions: list[int] = []
 
     def session() -> float:
@@ -61,7 +62,7 @@ def test_an_empty_segment_is_never_published(tmp_path: Path) -> None:
     staged.parent.mkdir(parents=True)
     staged.write_bytes(b"")
     start = datetime(2026, 11, 22, 10, tzinfo=UTC)
-    assert core.publish_segment(staged, tmp_path, "alpha", start, 10.0) is None
+    assert publish_segment(staged, tmp_path, "alpha", start, 10.0) is None
     assert not (tmp_path / "chunks").exists()
 
 

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from pige_pipeline.icecast import IcecastServer
-from pige_pipeline.recorder.core import Recorder, RecorderConfig
+from pige_pipeline.recorder.multi_station import Recorder
+from pige_pipeline.recorder.station_loop import RecorderConfig
 from pige_pipeline.stations import Station
 
 from .helpers import Background, gaps, near, serving_since, spans, timeline

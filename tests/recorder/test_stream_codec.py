@@ -11,14 +11,16 @@ from pathlib import Path
 import pytest
 
 from pige_pipeline.icecast import IcecastServer
-from pige_pipeline.recorder import core
-from pige_pipeline.recorder.core import Recorder, RecorderConfig, incoming_dir
+from pige_pipeline.recorder import station_loop
 from pige_pipeline.recorder.formats import (
     StreamCodec,
     formats_dir,
     read_stream_codec,
     write_stream_codec,
 )
+from pige_pipeline.recorder.multi_station import Recorder
+from pige_pipeline.recorder.publish import incoming_dir
+from pige_pipeline.recorder.station_loop import RecorderConfig
 from pige_pipeline.sources import singularity_tracks
 from pige_pipeline.stations import Station
 
@@ -42,13 +44,13 @@ def test_the_codec_record_is_keyed_by_url_and_keeps_no_password(tmp_path: Path) 
 def _watch_detection(monkeypatch: pytest.MonkeyPatch, data_root: Path, station: str) -> list[bool]:
     """Calls of the real `detect_codec`, each noting whether an ffmpeg was already running for `station`."""
     seen: list[bool] = []
-    real = core.detect_codec
+    real = station_loop.detect_codec
 
     def detect(url: str, timeout_s: float = 15.0) -> tuple[str | None, str, bool]:
         seen.append(any(incoming_dir(data_root, station).glob("*/session.json")))
         return real(url, timeout_s)
 
-    monkeypatch.setattr(core, "detect_codec", detect)
+    monkeypatch.setattr(station_loop, "detect_codec", detect)
     return seen
 
 

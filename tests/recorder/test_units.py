@@ -16,14 +16,11 @@ import pytest
 
 from pige_pipeline.audio.probe import probe_audio
 from pige_pipeline.recorder.command import PROTOCOL_WHITELIST, OutputFormat, record_command, scrub
-from pige_pipeline.recorder.core import (
-    load_recordable_stations,
-    orphan_sessions,
-    snap_to_boundary,
-    split_at_boundaries,
-)
 from pige_pipeline.recorder.live import PcmReceiver
 from pige_pipeline.recorder.nowplaying import NowPlaying, append_nowplaying, parse_title_line, read_nowplaying
+from pige_pipeline.recorder.orphans import orphan_sessions
+from pige_pipeline.recorder.publish import snap_to_boundary, split_at_boundaries
+from pige_pipeline.recorder.recordable import load_recordable_stations
 from pige_pipeline.stations import Station
 
 from .helpers import write_yaml

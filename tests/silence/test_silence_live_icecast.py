@@ -18,7 +18,8 @@ import pytest
 from pige_pipeline.icecast import IcecastServer
 from pige_pipeline.notify import Notifier, NotifySettings, Outbox, outbox_path
 from pige_pipeline.notify.loopback import LoopbackSMTP
-from pige_pipeline.recorder.core import Recorder, RecorderConfig
+from pige_pipeline.recorder.multi_station import Recorder
+from pige_pipeline.recorder.station_loop import RecorderConfig
 from pige_pipeline.silence import synth
 from pige_pipeline.silence.live import BackgroundSender, LiveSilenceMonitor
 from pige_pipeline.sources import singularity_tracks

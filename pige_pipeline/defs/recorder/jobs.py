@@ -4,8 +4,9 @@ import dagster as dg
 from pydantic import Field
 
 from pige_pipeline.defs.resources import PigeResource
-from pige_pipeline.recorder.core import Recorder, RecorderConfig
 from pige_pipeline.recorder.groups import describe, parse_groups
+from pige_pipeline.recorder.multi_station import Recorder
+from pige_pipeline.recorder.station_loop import RecorderConfig
 from pige_pipeline.recorder.supervisor import GROUP_TAG, ROLE, ROLE_TAG
 from pige_pipeline.silence.live import LiveAlerts
 

@@ -28,8 +28,20 @@ FormatOpt = Annotated[
 RebuildOpt = Annotated[
     bool, typer.Option("--rebuild", help="Rebuild the analytics database first (picks up the newest hours).")
 ]
-DateOpt = Annotated[str | None, typer.Option("--date", help="A UTC day, YYYY-MM-DD.")]
-MonthOpt = Annotated[str | None, typer.Option("--month", help="A UTC month, YYYY-MM.")]
+DateOpt = Annotated[str | None, typer.Option("--date", help="A day, YYYY-MM-DD (each station's own day).")]
+MonthOpt = Annotated[str | None, typer.Option("--month", help="A month, YYYY-MM (each station's own month).")]
+UtcOpt = Annotated[
+    bool,
+    typer.Option("--utc", help="UTC days and months for every station, instead of each station's timezone."),
+]
+ClipsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--clips/--no-clips",
+        help="Cut each line's audio clip for the HTML page (--no-clips: the page gives `pige evidence` "
+        "commands instead).",
+    ),
+]
 
 
 def _formats(values: list[str] | None) -> tuple[str, ...]:
@@ -97,6 +109,8 @@ def airplay_command(
         bool, typer.Option("--check/--no-check", help="Verify the statement against airplay_events.")
     ] = True,
     force_rebuild: RebuildOpt = False,
+    utc: UtcOpt = False,
+    clips: ClipsOpt = True,
     data_root: DataRootOption = None,
 ) -> None:
     """Airplay statement for a month (or a day): per station and per rights holder."""
@@ -104,9 +118,9 @@ def airplay_command(
     formats = _formats(fmt)
 
     def work(root: Path, con: duckdb.DuckDBPyConnection) -> ReportOutput:
-        output = airplay.write_statement(root, con, period, station, formats)
+        output = airplay.write_statement(root, con, period, station, formats, utc, clips)
         if check:
-            mismatches = airplay.reconcile(con, period, station)
+            mismatches = airplay.reconcile(con, period, station, utc)
             if not mismatches.empty:
                 typer.echo(mismatches.to_string(index=False), err=True)
                 fail(f"the statement does not reconcile with airplay_events on {len(mismatches)} rows", 1)
@@ -118,10 +132,12 @@ def airplay_command(
 
 @report_app.command("daily")
 def daily_command(
-    date: Annotated[str, typer.Option("--date", help="A UTC day, YYYY-MM-DD.")],
+    date: Annotated[str, typer.Option("--date", help="A day, YYYY-MM-DD (each station's own day).")],
     station: StationOpt = None,
     fmt: FormatOpt = None,
     force_rebuild: RebuildOpt = False,
+    utc: UtcOpt = False,
+    clips: ClipsOpt = True,
     data_root: DataRootOption = None,
 ) -> None:
     """Daily station log: timeline of music, speech and silence, plays, dead air and coverage."""
@@ -131,7 +147,7 @@ def daily_command(
         data_root,
         station,
         force_rebuild,
-        lambda root, con: daily_log.write_daily_log(root, con, period, station, formats),
+        lambda root, con: daily_log.write_daily_log(root, con, period, station, formats, utc, clips),
     )
 
 
@@ -142,6 +158,8 @@ def dead_air_command(
     station: StationOpt = None,
     fmt: FormatOpt = None,
     force_rebuild: RebuildOpt = False,
+    utc: UtcOpt = False,
+    clips: ClipsOpt = True,
     data_root: DataRootOption = None,
 ) -> None:
     """Dead-air report for a day or a month: every alert and the off-air time per station."""
@@ -151,7 +169,7 @@ def dead_air_command(
         data_root,
         station,
         force_rebuild,
-        lambda root, con: dead_air.write_dead_air(root, con, period, station, formats),
+        lambda root, con: dead_air.write_dead_air(root, con, period, station, formats, utc, clips),
     )
 
 
@@ -162,6 +180,7 @@ def coverage_command(
     station: StationOpt = None,
     fmt: FormatOpt = None,
     force_rebuild: RebuildOpt = False,
+    utc: UtcOpt = False,
     data_root: DataRootOption = None,
 ) -> None:
     """Coverage report for a day or a month: recorded seconds per station-hour, gaps and causes."""
@@ -171,7 +190,7 @@ def coverage_command(
         data_root,
         station,
         force_rebuild,
-        lambda root, con: coverage.write_coverage(root, con, period, station, formats),
+        lambda root, con: coverage.write_coverage(root, con, period, station, formats, utc),
     )
 
 

@@ -14,45 +14,46 @@ import pandas as pd
 
 from pige_pipeline.reports.html import Section, figure_png, render_page, table_html
 from pige_pipeline.reports.output import ReportOutput, report_dir, write_report
-from pige_pipeline.reports.periods import Period
+from pige_pipeline.reports.periods import Period, outer_bounds, register_bounds, zones_text
 
 REPORT = "coverage"
 
 
 def coverage_tables(
-    con: duckdb.DuckDBPyConnection, period: Period, station: str | None = None
+    con: duckdb.DuckDBPyConnection, period: Period, station: str | None = None, utc: bool = False
 ) -> dict[str, pd.DataFrame]:
-    only = "WHERE station = ?" if station else ""
-    st_params: list[object] = [station] if station else []
+    lo, hi = outer_bounds(register_bounds(con, period, station, utc), period)
+    # The UTC hours of each station's period (hours are UTC partitions; a zone with a half-hour offset
+    # gets the hours that overlap its day). `local_time` is the hour's start on the station's clock.
     hours = con.execute(
-        f"""
+        """
         WITH grid AS (
-            SELECT s.station, h.hour
-            FROM (SELECT station FROM stations {only}) s,
-                 (SELECT unnest(generate_series(?::TIMESTAMPTZ, ?::TIMESTAMPTZ - INTERVAL 1 HOUR,
-                                                INTERVAL 1 HOUR)) AS hour) h
+            SELECT b.station, b.timezone,
+                   unnest(generate_series(date_trunc('hour', b.period_start),
+                                          b.period_end - INTERVAL 1 MICROSECOND, INTERVAL 1 HOUR)) AS hour
+            FROM _period b
         )
-        SELECT g.station, g.hour, coalesce(a.status, 'not_processed') AS status,
+        SELECT g.station, g.hour, timezone(g.timezone, g.hour) AS local_time,
+               coalesce(a.status, 'not_processed') AS status,
                round(coalesce(a.duration_s, 0), 1) AS recorded_s,
                round(coalesce(a.coverage, 0), 4) AS coverage,
                round(coalesce(a.gap_s, 3600), 1) AS gap_s, coalesce(a.gap_causes, '') AS gap_causes,
                a.files, a.codec, a.bitrate, a.size_bytes
         FROM grid g LEFT JOIN audio_chunks a ON a.station = g.station AND a.hour = g.hour
         ORDER BY g.station, g.hour
-        """,
-        st_params + [period.start, period.end],
+        """
     ).fetchdf()
     gaps = con.execute(
-        f"""
-        SELECT station, greatest(start, ?::TIMESTAMPTZ) AS start, least(end_or_now, ?::TIMESTAMPTZ) AS "end",
-               round(epoch(least(end_or_now, ?::TIMESTAMPTZ)) - epoch(greatest(start, ?::TIMESTAMPTZ)), 1)
+        """
+        SELECT station, greatest(start, period_start) AS start, least(end_or_now, period_end) AS "end",
+               round(epoch(least(end_or_now, period_end)) - epoch(greatest(start, period_start)), 1)
                    AS duration_s,
                cause, detail, open AS still_open
-        FROM gaps
-        WHERE start < ? AND end_or_now > ? {"AND station = ?" if station else ""}
+        FROM gaps JOIN _period USING (station)
+        WHERE start < period_end AND end_or_now > period_start AND start < ? AND end_or_now > ?
         ORDER BY station, start
         """,
-        [period.start, period.end, period.end, period.start, period.end, period.start] + st_params,
+        [hi, lo],
     ).fetchdf()
     per_station = (
         hours.groupby("station")
@@ -79,8 +80,11 @@ def coverage_tables(
 def _heatmap(hours: pd.DataFrame, period: Period) -> list[Section]:
     if hours.empty:
         return []
+    # Columns are the station's own days (month) or the hours of its day, counted from its midnight.
     frame = hours.assign(
-        slot=hours["hour"].dt.floor("D") if period.kind == "month" else hours["hour"].dt.hour
+        slot=hours["local_time"].dt.floor("D")
+        if period.kind == "month"
+        else hours.groupby("station").cumcount()
     )
     pivot = frame.pivot_table(index="station", columns="slot", values="coverage", aggfunc="mean")
     fig, ax = plt.subplots(figsize=(12, 0.35 * len(pivot) + 1.5))
@@ -88,10 +92,10 @@ def _heatmap(hours: pd.DataFrame, period: Period) -> list[Section]:
     ax.set_yticks(np.arange(len(pivot)), pivot.index)
     if period.kind == "month":
         ax.set_xticks(np.arange(len(pivot.columns)), [f"{c:%d}" for c in pivot.columns])
-        ax.set_xlabel("day of month (UTC)")
+        ax.set_xlabel("day of month (station time)")
     else:
         ax.set_xticks(np.arange(len(pivot.columns)), [str(c) for c in pivot.columns])
-        ax.set_xlabel("hour (UTC)")
+        ax.set_xlabel("hour of the station's day, from its midnight")
     fig.colorbar(image, ax=ax, label="share of the hour recorded")
     ax.set_title("Recording coverage")
     return [Section("Coverage", images=[figure_png(fig)])]
@@ -103,8 +107,10 @@ def write_coverage(
     period: Period,
     station: str | None = None,
     formats: tuple[str, ...] = ("csv", "parquet", "html"),
+    utc: bool = False,
 ) -> ReportOutput:
-    tables = coverage_tables(con, period, station)
+    tables = coverage_tables(con, period, station, utc)
+    bounds = register_bounds(con, period, station, utc)
     directory = report_dir(data_root, REPORT, f"{period.cadence}/{period.label}", station)
 
     def page() -> str:
@@ -120,9 +126,10 @@ def write_coverage(
             Section("Gap time by cause", table=table_html(tables["gap_causes"])),
             Section("Gaps", table=table_html(tables["gaps"], max_rows=500)),
         ]
+        scope = f"station {station}" if station else "all stations"
         return render_page(
             f"Recording coverage {period.label}",
-            f"station {station}" if station else "all stations",
+            f"{scope}, {period.kind}s in {zones_text(bounds, utc)}",
             sections,
             kpis=kpis,
         )

@@ -10,27 +10,31 @@ import duckdb
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from pige_pipeline.reports.clips import CLIP_COLUMN, clip_column
 from pige_pipeline.reports.html import Section, figure_png, render_page, table_html
 from pige_pipeline.reports.output import ReportOutput, report_dir, write_report
-from pige_pipeline.reports.periods import Period
+from pige_pipeline.reports.periods import Period, outer_bounds, register_bounds, station_times, zones_text
 
 REPORT = "dead_air"
 SEVERITIES = ("critical", "warning", "info")
 
 
+ALERT_PAGE_COLUMNS = ["start", "end", "duration_s", "severity", "classification", "explanation", CLIP_COLUMN]
+
+
 def dead_air_tables(
-    con: duckdb.DuckDBPyConnection, period: Period, station: str | None = None
+    con: duckdb.DuckDBPyConnection, period: Period, station: str | None = None, utc: bool = False
 ) -> dict[str, pd.DataFrame]:
-    where = "day >= ? AND day < ?" + (" AND station = ?" if station else "")
-    params: list[object] = [period.first, period.after] + ([station] if station else [])
+    lo, hi = outer_bounds(register_bounds(con, period, station, utc), period)
+    where = "start >= period_start AND start < period_end AND start >= ? AND start < ?"
     alerts = con.execute(
         f"""
         SELECT station, alert_id, alert_ids, start, "end", round(duration_s, 2) AS duration_s, severity,
                classification, round(confidence, 2) AS confidence, notification_status, notified_at,
-               explanation, classifier
-        FROM dead_air_events WHERE {where} ORDER BY start, station
+               explanation, classifier, source_files, source_start_s, source_end_s
+        FROM dead_air_events JOIN _period USING (station) WHERE {where} ORDER BY start, station
         """,
-        params,
+        [lo, hi],
     ).fetchdf()
     totals = con.execute(
         f"""
@@ -44,11 +48,12 @@ def dead_air_tables(
                    AS suspect_off_air_s,
                count(*) FILTER (WHERE e.notification_status = 'failed') AS notifications_failed,
                round(coalesce(max(e.duration_s), 0), 2) AS longest_s
-        FROM (SELECT station FROM stations {"WHERE station = ?" if station else ""}) s
-        LEFT JOIN (SELECT * FROM dead_air_events WHERE {where}) e ON e.station = s.station
+        FROM _period s
+        LEFT JOIN (SELECT dead_air_events.* FROM dead_air_events JOIN _period USING (station) WHERE {where}) e
+            ON e.station = s.station
         GROUP BY s.station ORDER BY off_air_s DESC, s.station
         """,
-        ([station] if station else []) + params,
+        [lo, hi],
     ).fetchdf()
     return {"alerts": alerts, "totals": totals}
 
@@ -81,25 +86,38 @@ def write_dead_air(
     period: Period,
     station: str | None = None,
     formats: tuple[str, ...] = ("csv", "parquet", "html"),
+    utc: bool = False,
+    clips: bool = True,
 ) -> ReportOutput:
-    tables = dead_air_tables(con, period, station)
+    """Write `reports/dead_air/{daily|monthly}/{period}[/stations/{station}]/`, each alert with its clip."""
+    tables = dead_air_tables(con, period, station, utc)
+    bounds = register_bounds(con, period, station, utc)
     directory = report_dir(data_root, REPORT, f"{period.cadence}/{period.label}", station)
 
     def page() -> str:
-        totals, alerts = tables["totals"], tables["alerts"]
+        totals, alerts = tables["totals"], station_times(tables["alerts"], bounds, ("start", "end"))
         kpis = {
             "alerts": len(alerts),
             "critical": int((alerts["severity"] == "critical").sum()),
             "minutes off air": f"{totals['off_air_s'].sum() / 60:.1f}",
             "failed notifications": int(totals["notifications_failed"].sum()),
         }
+        alerts[CLIP_COLUMN] = clip_column(
+            data_root, directory, tables["alerts"], "dead_air", "alert_id", cut=clips
+        )
         sections = _chart(totals, alerts) + [
             Section("Total off-air time per station", table=table_html(totals)),
-            Section("Every alert", table=table_html(alerts, max_rows=500)),
+            Section(
+                "Every alert",
+                table=table_html(
+                    alerts[["station", *ALERT_PAGE_COLUMNS]], max_rows=500, raw_columns=(CLIP_COLUMN,)
+                ),
+            ),
         ]
+        scope = f"station {station}" if station else "all stations"
         return render_page(
             f"Dead air {period.label}",
-            f"station {station}" if station else "all stations",
+            f"{scope}, {period.kind}s in {zones_text(bounds, utc)}",
             sections,
             kpis=kpis,
         )

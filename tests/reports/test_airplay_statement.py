@@ -1,11 +1,12 @@
 """The airplay statement reconciles with airplay_events; a play across midnight or a month end counts
-once, in the period where it started."""
+once, in the period where it started: the station's own (Europe/Paris in the synthetic data) or UTC."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from pige_pipeline.analytics import connect, rebuild
 from pige_pipeline.analytics.synthetic import SyntheticData, settings_for
@@ -16,23 +17,28 @@ DAYS = ["2026-01-30", "2026-01-31", "2026-02-01", "2026-02-02"]
 MONTHS = ["2026-01", "2026-02"]
 
 
-def _truth(data: SyntheticData, period: Period) -> pd.DataFrame:
-    plays = data.plays[(data.plays["start"] >= period.start) & (data.plays["start"] < period.end)]
+def _truth(data: SyntheticData, period: Period, zone: str = "UTC") -> pd.DataFrame:
+    start, end = period.bounds(zone)
+    plays = data.plays[(data.plays["start"] >= start) & (data.plays["start"] < end)]
     return plays.groupby(["station", "track_id"]).agg(plays=("start", "count"), seconds=("duration_s", "sum"))
 
 
-def test_statement_equals_the_whole_plays_of_each_period(synthetic: tuple[Path, SyntheticData]) -> None:
+@pytest.mark.parametrize("utc", [False, True], ids=["station_time", "utc"])
+def test_statement_equals_the_whole_plays_of_each_period(
+    synthetic: tuple[Path, SyntheticData], utc: bool
+) -> None:
     root, data = synthetic
+    zone = "UTC" if utc else "Europe/Paris"  # the synthetic stations' timezone
     with connect(root) as con:
         for label in DAYS + MONTHS:
             period = Period.day(label) if len(label) == 10 else Period.month(label)
-            got = airplay.statement(con, period).by_station.set_index(["station", "track_id"])
-            truth = _truth(data, period)
+            got = airplay.statement(con, period, utc=utc).by_station.set_index(["station", "track_id"])
+            truth = _truth(data, period, zone)
             assert sorted(got.index) == sorted(truth.index), label
             joined = truth.join(got, rsuffix="_got")
             assert (joined["plays"] == joined["plays_got"]).all(), label
             assert (joined["seconds"] - joined["seconds_got"]).abs().max() < 0.001, label
-            assert airplay.reconcile(con, period).empty, label
+            assert airplay.reconcile(con, period, utc=utc).empty, label
 
 
 def test_plays_across_midnight_and_month_end_count_once_where_they_started(
@@ -43,7 +49,7 @@ def test_plays_across_midnight_and_month_end_count_once_where_they_started(
 
         def plays_of(label: str, station: str, track: str) -> tuple[int, float]:
             period = Period.day(label) if len(label) == 10 else Period.month(label)
-            frame = airplay.statement(con, period, station).by_station
+            frame = airplay.statement(con, period, station, utc=True).by_station
             row = frame[frame["track_id"] == track]
             return (int(row["plays"].sum()), float(row["seconds"].sum()))
 
@@ -88,7 +94,7 @@ def test_all_periods_together_equal_airplay_events_per_track(synthetic: tuple[Pa
             "count(*) FILTER (WHERE NOT continues_from_previous_hour) AS plays "
             "FROM airplay_events GROUP BY ALL"
         ).fetchdf()
-        statements = pd.concat([airplay.statement(con, Period.month(m)).by_station for m in MONTHS])
+        statements = pd.concat([airplay.statement(con, Period.month(m), utc=True).by_station for m in MONTHS])
     summed = statements.groupby(["station", "track_id"])[["plays", "seconds"]].sum()
     joined = events.set_index(["station", "track_id"]).join(summed, rsuffix="_statement", how="outer")
     assert (joined["plays"] == joined["plays_statement"]).all()

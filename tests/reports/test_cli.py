@@ -27,6 +27,7 @@ def test_report_commands(synthetic_copy: tuple[Path, SyntheticData]) -> None:
     assert sorted(p.name for p in out.iterdir()) == [
         "statement_by_rights_holder.csv",
         "statement_by_station.csv",
+        "statement_plays.csv",
     ]
     for command in (
         ["report", "daily", "--date", "2026-01-31"],

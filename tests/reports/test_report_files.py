@@ -52,6 +52,7 @@ def test_reports_write_csv_parquet_and_html(synthetic_copy: tuple[Path, Syntheti
     assert [f.name for f in outputs[1].files] == [
         "statement_by_station.csv",
         "statement_by_rights_holder.csv",
+        "statement_plays.csv",
     ]
     assert (
         outputs[1].directory == root / "reports" / "airplay" / "daily" / "2026-01-31" / "stations" / "radio-b"
@@ -93,7 +94,7 @@ def test_dead_air_totals_are_the_stitched_alerts(synthetic: tuple[Path, Syntheti
     root, data = synthetic
     day = Period.day("2026-01-31")
     with connect(root) as con:
-        tables = dead_air.dead_air_tables(con, day)
+        tables = dead_air.dead_air_tables(con, day, utc=True)
     alerts = data.silences[
         (data.silences["duration_s"] >= 5)
         & (data.silences["start"] >= day.start)
@@ -111,7 +112,7 @@ def test_coverage_and_backlog(synthetic_copy: tuple[Path, SyntheticData]) -> Non
     root, data = synthetic_copy
     day = Period.day("2026-02-01")
     with connect(root) as con:
-        tables = coverage.coverage_tables(con, day)
+        tables = coverage.coverage_tables(con, day, utc=True)
     hours = tables["station_hours"]
     assert len(hours) == 2 * 24
     truth = data.station_hours[

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import dagster as dg
 import duckdb
+from pydantic import Field
 
 from pige_pipeline.analytics import connect
 from pige_pipeline.defs.reports.partitions import daily_report_partitions, monthly_report_partitions
@@ -23,6 +24,21 @@ STATS_CRON = "20 * * * *"
 
 DAILY_FRESHNESS = dg.FreshnessPolicy.cron(deadline_cron="0 3 * * *", lower_bound_delta=timedelta(hours=3))
 MONTHLY_FRESHNESS = dg.FreshnessPolicy.cron(deadline_cron="0 4 1 * *", lower_bound_delta=timedelta(hours=4))
+
+
+class ReportConfig(dg.Config):
+    """How a report run reads its period and whether its page carries audio clips."""
+
+    utc: bool = Field(
+        default=False,
+        description="UTC days and months for every station, instead of each station's own (stations.yaml "
+        "timezone).",
+    )
+    clips: bool = Field(
+        default=True,
+        description="Cut each play's and alert's audio clip for the HTML page when it is written; false "
+        "leaves `pige evidence` commands in the page instead (cheaper for many stations).",
+    )
 
 
 def _metadata(output: ReportOutput) -> dict[str, object]:
@@ -40,6 +56,7 @@ def _daily_report(
     name: str,
     description: str,
     write: Callable[..., ReportOutput],
+    has_clips: bool = True,
 ) -> dg.AssetsDefinition:
     @dg.asset(
         name=name,
@@ -51,11 +68,14 @@ def _daily_report(
         automation_condition=dg.AutomationCondition.on_cron(DAILY_CRON),
         freshness_policy=DAILY_FRESHNESS,
     )
-    def _asset(context: dg.AssetExecutionContext, pige: PigeResource) -> dg.MaterializeResult:
+    def _asset(
+        context: dg.AssetExecutionContext, config: ReportConfig, pige: PigeResource
+    ) -> dg.MaterializeResult:
         settings = pige.settings()
         period = Period.day(context.partition_key)
+        options: dict[str, bool] = {"utc": config.utc} | ({"clips": config.clips} if has_clips else {})
         with connect(settings.data_root) as con:
-            output = write(settings.data_root, con, period)
+            output = write(settings.data_root, con, period, **options)
         return dg.MaterializeResult(metadata=_metadata(output))
 
     return _asset
@@ -63,7 +83,7 @@ def _daily_report(
 
 daily_station_log = _daily_report(
     "daily_station_log",
-    "Per station and UTC day: timeline of music, speech and silence, plays, dead air and coverage.",
+    "Per station and its own day: timeline of music, speech and silence, plays, dead air and coverage.",
     daily_log.write_daily_log,
 )
 dead_air_report = _daily_report(
@@ -75,11 +95,14 @@ coverage_report = _daily_report(
     "coverage_report",
     "Recorded seconds per station-hour of the day, with the recorder's gaps and their causes.",
     coverage.write_coverage,
+    has_clips=False,
 )
 
 
-def _reconciliation_check(con: duckdb.DuckDBPyConnection, period: Period) -> dg.AssetCheckResult:
-    mismatches = airplay.reconcile(con, period)
+def _reconciliation_check(
+    con: duckdb.DuckDBPyConnection, period: Period, utc: bool = False
+) -> dg.AssetCheckResult:
+    mismatches = airplay.reconcile(con, period, utc=utc)
     return dg.AssetCheckResult(
         check_name="reconciles_with_airplay_events",
         passed=mismatches.empty,
@@ -121,12 +144,16 @@ def _statement_asset(
             )
         ],
     )
-    def _asset(context: dg.AssetExecutionContext, pige: PigeResource) -> dg.MaterializeResult:
+    def _asset(
+        context: dg.AssetExecutionContext, config: ReportConfig, pige: PigeResource
+    ) -> dg.MaterializeResult:
         settings = pige.settings()
         period = make_period(context.partition_key[:10] if "daily" in name else context.partition_key[:7])
         with connect(settings.data_root) as con:
-            output = airplay.write_statement(settings.data_root, con, period)
-            check = _reconciliation_check(con, period)
+            output = airplay.write_statement(
+                settings.data_root, con, period, utc=config.utc, clips=config.clips
+            )
+            check = _reconciliation_check(con, period, config.utc)
         return dg.MaterializeResult(metadata=_metadata(output), check_results=[check])
 
     return _asset

@@ -1,4 +1,7 @@
-"""Report partitions: one per UTC day for daily reports, one per month for the monthly statement.
+"""Report partitions: one per day for daily reports, one per month for the monthly statement.
+
+A partition names a calendar day or month; each station's report covers its own day or month (its
+stations.yaml timezone; UTC with the assets' `utc` config), so "2026-04-01" is each station's 1 April.
 
 A report period is a partition, so re-running a day after a late hour is one click (or one
 back-fill), and the UI shows which days and months exist; 365 partitions a year stay far below

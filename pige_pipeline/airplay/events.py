@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -16,6 +15,7 @@ from pige_pipeline.airplay.index import CatalogueIndex
 from pige_pipeline.airplay.matcher import Play
 from pige_pipeline.hours import HOUR, hour_start
 from pige_pipeline.intervals import Event, Segment, stitch
+from pige_pipeline.recorder.nowplaying import read_nowplaying
 
 log = logging.getLogger(__name__)
 HOUR_S = HOUR.total_seconds()
@@ -120,19 +120,13 @@ def _play_id(station: str, hour: datetime, track_id: str, start_s: float) -> str
 
 
 def _icy_changes(data_root: Path, station: str, hour: datetime) -> list[tuple[datetime, str]]:
-    """ICY title changes around the hour, from the recorder, when it is installed and has them."""
+    """ICY title changes around the hour, as the recorder logged them (none when it logged nothing)."""
     try:
-        module = importlib.import_module("pige_pipeline.recorder.nowplaying")
-        items = module.read_nowplaying(data_root, station, hour, hour + HOUR)
+        items = read_nowplaying(data_root, station, hour, hour + HOUR)
     except Exception as exc:  # a second opinion only: never fail the plays because of it
         log.warning("station %r: ICY now-playing not available (%s)", station, exc)
         return []
-    changes = []
-    for item in items:
-        at = getattr(item, "at", None) or item[0]
-        title = getattr(item, "stream_title", None) or item[1]
-        changes.append((at, title))
-    return sorted(changes)
+    return sorted((item.at, item.stream_title) for item in items)
 
 
 def _title_during(changes: list[tuple[datetime, str]], start: datetime, end: datetime) -> str | None:

@@ -215,8 +215,8 @@ def process_main(root: str, key: str) -> int:
     from pige_pipeline.defs.airplay.assets import airplay_events, unknown_music
     from pige_pipeline.defs.analysis.assets import audio_analysis
     from pige_pipeline.defs.chunks.assets import audio_chunks
-    from pige_pipeline.defs.resources import PigeResource
     from pige_pipeline.defs.silence.assets import dead_air_alerts
+    from pige_pipeline.lib.resources import PigeResource
 
     # The same asset definitions `process_hour` runs, minus speech (see SOAK_ASSETS).
     result = dg.materialize(
@@ -395,9 +395,9 @@ def inject(h: Harness, ice, kind: str, params: dict, stations: list[str], statio
 
 
 def run_soak(config: SoakConfig, work: Path) -> dict:
-    from pige_pipeline.defs.resources import PigeResource  # noqa: F401 - imported early: fail fast
     from pige_pipeline.hours import HOUR, hour_start
     from pige_pipeline.icecast import IcecastServer
+    from pige_pipeline.lib.resources import PigeResource  # noqa: F401 - imported early: fail fast
 
     rng = random.Random(config.seed)
     root, disk = mount_data_root(work, config.tmpfs_mb)

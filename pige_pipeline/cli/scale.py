@@ -90,7 +90,7 @@ INVOCATION_TAG = "pige/cli_invocation"
 
 def _steps_per_hour(job: dg.JobDefinition, enabled_stations: int) -> int:
     """Steps one run of `job` executes: each hourly graph is a plan, a finish and one step per batch."""
-    from pige_pipeline.defs.hourly import stations_per_step
+    from pige_pipeline.lib.hourly import stations_per_step
 
     try:
         batches = -(-enabled_stations // stations_per_step())
@@ -169,8 +169,8 @@ def process(
     import dagster as dg
 
     from pige_pipeline.data_root import ensure_data_root_id
-    from pige_pipeline.defs.hourly import DATA_ROOT_TAG
     from pige_pipeline.hours import hour_from_partition_key
+    from pige_pipeline.lib.hourly import DATA_ROOT_TAG
     from pige_pipeline.scale.settings import ScaleSettings
 
     try:
@@ -252,7 +252,7 @@ def worker(
     root_id = read_data_root_id(settings.data_root)
     label = name or f"pige-{'-'.join(q for q in wanted if q != 'dagster')}-{os.getpid()}"
     os.environ["PIGE_WORKER_NAME"] = label
-    from pige_pipeline.defs.scale.celery_app import app
+    from pige_pipeline.lib.celery_app import app
 
     typer.echo(
         f"pige worker {label}: queues {','.join(wanted)}, broker {scale.celery_broker}, data root "

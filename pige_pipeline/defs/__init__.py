@@ -1,1 +1,1 @@
-"""Dagster wiring, one folder per domain. Each domain package exposes `defs = dg.Definitions(...)`."""
+"""Dagster definitions only: one folder per domain, each with the `definitions.py` Dagster's loader reads."""

@@ -80,7 +80,7 @@ def materialize_demo_hour(hour: datetime, say: Callable[[str], None] = print) ->
     key = partition_key_for(hour)
     from pige_pipeline.cli.scale import process_hour_job
     from pige_pipeline.data_root import ensure_data_root_id
-    from pige_pipeline.defs.hourly import DATA_ROOT_TAG
+    from pige_pipeline.lib.hourly import DATA_ROOT_TAG
     from pige_pipeline.scale.settings import ScaleSettings
 
     scale = ScaleSettings.from_env()

@@ -19,7 +19,7 @@ from pige_pipeline.recorder.state import pid_alive
 # Folders where pige writers leave temporary files; derived data folders only, never the whole root.
 SCANNED_FOLDERS = ("chunks", "parquet", "analytics", "state", "recorder", "reports")
 DEFAULT_GRACE = timedelta(hours=24)
-# Where station steps hand their small results to the hour's finish step (defs/scale). A run reads them
+# Where station steps hand their small results to the hour's finish step (the IO manager). A run reads them
 # within minutes; a re-execution of a failed run from the UI may want them for a few days.
 STEP_OUTPUTS = Path("state") / "dagster_step_outputs"
 STEP_OUTPUTS_KEEP = timedelta(days=7)

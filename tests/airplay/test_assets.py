@@ -18,8 +18,8 @@ from pige_pipeline.airplay.index import load_index
 from pige_pipeline.airplay.unknown import UnknownSegment, UnknownStore
 from pige_pipeline.audio.decode import decode_mono
 from pige_pipeline.defs.airplay.assets import airplay_events, catalogue, unknown_music
-from pige_pipeline.defs.resources import PigeResource
 from pige_pipeline.hours import partition_key_for
+from pige_pipeline.lib.resources import PigeResource
 from pige_pipeline.parquet_store import read_asset_hour, read_asset_range, write_asset_hour
 
 from .conftest import RATE, Catalogue, speech

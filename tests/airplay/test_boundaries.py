@@ -27,8 +27,8 @@ from pige_pipeline.analytics import connect, rebuild
 from pige_pipeline.analytics.synthetic import settings_for
 from pige_pipeline.audio.decode import decode_mono
 from pige_pipeline.defs.airplay.assets import airplay_events
-from pige_pipeline.defs.resources import PigeResource
 from pige_pipeline.hours import partition_key_for
+from pige_pipeline.lib.resources import PigeResource
 from pige_pipeline.parquet_store import write_asset_hour
 from pige_pipeline.sources import singularity_tracks
 

@@ -37,7 +37,7 @@ import sys
 import dagster as dg
 from pige_pipeline.defs.airplay.assets import airplay_events, catalogue
 from pige_pipeline.defs.analysis.assets import audio_analysis
-from pige_pipeline.defs.resources import pige_resources
+from pige_pipeline.lib.resources import pige_resources
 
 resources = pige_resources()
 with dg.instance_for_test() as instance:

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from pige_pipeline.analytics.build import db_path
+from pige_pipeline.api.tokens import TokenStore
 from tests.api.support import DEMO, OTHER, PIGE, ApiServer, Tokens
 
 
@@ -142,3 +143,25 @@ def test_token_commands_create_list_revoke_and_never_log_the_token(server: ApiSe
     assert "token=" + token_id in log  # requests are logged with the token's public id...
     for secret in (token, tokens.admin, tokens.viewer_demo, tokens.operator_demo):
         assert secret not in log and secret.encode() not in stored  # ...never with the token
+
+
+def test_a_rights_holders_token_reads_its_own_statement_lines_and_nothing_more(
+    server: ApiServer, tokens: Tokens
+) -> None:
+    month = _db(server, "SELECT strftime(min(start), '%Y-%m') FROM plays")[0][0]
+    with server.client(tokens.admin) as admin:
+        every = admin.get(f"/statements/{month}/rights-holders").json()["lines"]
+    holders = sorted({line["rights_holder"] for line in every})
+    assert len(holders) >= 2, "the demo catalogue has several publishers"
+    own, other = holders[0], holders[1]
+    token, _ = TokenStore.for_data_root(server.root).create("publisher", "viewer", (DEMO, OTHER), (own,))
+    with server.client(token) as holder:
+        lines = holder.get(f"/statements/{month}/rights-holders").json()["lines"]
+        assert lines and [line for line in every if line["rights_holder"] == own] == lines
+        assert (
+            holder.get(f"/statements/{month}/rights-holders", params={"rights_holder": other}).status_code
+            == 403
+        )
+        for path in ("/plays", f"/statements/{month}/stations", "/dead-air"):
+            assert holder.get(path).status_code == 403, path
+        assert holder.get("/stations").status_code == 200

@@ -10,7 +10,7 @@ import pytest
 from pige_pipeline.chunks import decode_hour_pieces, load_hour_audio
 from pige_pipeline.defs.analysis.assets import audio_analysis
 from pige_pipeline.defs.chunks.assets import audio_chunks
-from pige_pipeline.defs.resources import PigeResource
+from pige_pipeline.lib.resources import PigeResource
 from pige_pipeline.parquet_store import read_asset_hour
 from pige_pipeline.store import chunk_path
 from tests.conftest import loop_audio

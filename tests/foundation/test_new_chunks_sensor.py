@@ -8,8 +8,8 @@ from pathlib import Path
 import dagster as dg
 
 from pige_pipeline.defs.chunks.sensors import new_chunks_sensor
-from pige_pipeline.defs.resources import PigeResource
 from pige_pipeline.hours import hour_start, partition_key_for
+from pige_pipeline.lib.resources import PigeResource
 from pige_pipeline.store import chunk_path
 
 

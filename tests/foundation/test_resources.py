@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 
 from pige_pipeline.definitions import defs
-from pige_pipeline.defs.resources import (
+from pige_pipeline.lib.resources import (
     LLMResource,
     StorageHealthResource,
     WhisperResource,

@@ -18,9 +18,9 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from pige_pipeline.defs.resources import PigeResource
 from pige_pipeline.defs.silence.assets import dead_air_alerts
 from pige_pipeline.hours import partition_key_for
+from pige_pipeline.lib.resources import PigeResource
 from pige_pipeline.notify import (
     Notification,
     Notifier,

@@ -11,7 +11,7 @@ import pytest
 from dagster._core.scheduler.instigation import TickStatus
 
 from pige_pipeline.defs.chunks.assets import audio_chunks
-from pige_pipeline.defs.resources import PigeResource
+from pige_pipeline.lib.resources import PigeResource
 from tests.ops.support import REPO, DemoRoot, PgCluster, Stack
 
 

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from pige_pipeline.cli import app
 from pige_pipeline.defs.ops.jobs import retention_job
-from pige_pipeline.defs.resources import PigeResource
 from pige_pipeline.hours import hour_start
+from pige_pipeline.lib.resources import PigeResource
 from pige_pipeline.ops.alerts import acknowledge_alert
 from pige_pipeline.ops.holds import LegalHold, LegalHoldError, add_hold, load_holds, remove_hold
 from pige_pipeline.ops.retention import apply_retention, plan_retention, read_deletion_log

@@ -18,8 +18,8 @@ from pige_pipeline.cli import app
 from pige_pipeline.defs.chunks.assets import audio_chunks
 from pige_pipeline.defs.ops.assets import storage_health
 from pige_pipeline.defs.ops.jobs import retention_job
-from pige_pipeline.defs.resources import PigeResource, pige_resources
 from pige_pipeline.hours import hour_start
+from pige_pipeline.lib.resources import PigeResource, pige_resources
 from pige_pipeline.ops.holds import LegalHold
 from pige_pipeline.ops.retention import ChunkCandidate, RetentionPlan, apply_retention
 from pige_pipeline.stations import StationsFileError, check_stream_url, parse_stations, redact_url

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from pige_pipeline.cli import app
 from pige_pipeline.defs.ops.assets import STORAGE_CHECK, storage_health
-from pige_pipeline.defs.resources import PigeResource, StorageHealthResource, pige_resources
+from pige_pipeline.lib.resources import PigeResource, StorageHealthResource, pige_resources
 from pige_pipeline.ops.storage import (
     StorageSample,
     StorageThresholds,

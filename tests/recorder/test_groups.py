@@ -16,8 +16,8 @@ import pytest
 
 from pige_pipeline.defs.recorder.jobs import recorder, run_groups
 from pige_pipeline.defs.recorder.sensors import recorder_supervisor
-from pige_pipeline.defs.resources import PigeResource
 from pige_pipeline.icecast import IcecastServer
+from pige_pipeline.lib.resources import PigeResource
 from pige_pipeline.recorder.groups import parse_groups
 from pige_pipeline.recorder.state import RecorderState, read_state, stop_request_path, write_state
 from pige_pipeline.recorder.supervisor import (

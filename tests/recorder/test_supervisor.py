@@ -11,7 +11,7 @@ import dagster as dg
 import pytest
 
 from pige_pipeline.defs.recorder.sensors import recorder_supervisor
-from pige_pipeline.defs.resources import PigeResource
+from pige_pipeline.lib.resources import PigeResource
 from pige_pipeline.recorder.state import RecorderState, stop_request_path, write_state
 from pige_pipeline.recorder.supervisor import (
     GROUP_TAG,

@@ -20,8 +20,8 @@ import yaml
 from pige_pipeline.analytics.build import connect, rebuild
 from pige_pipeline.definitions import defs
 from pige_pipeline.defs.airplay.assets import catalogue
-from pige_pipeline.defs.resources import PigeResource
 from pige_pipeline.hours import partition_key_for
+from pige_pipeline.lib.resources import PigeResource
 from pige_pipeline.notify.loopback import LoopbackSMTP
 from pige_pipeline.parquet_store import read_asset_range
 from pige_pipeline.reports import airplay

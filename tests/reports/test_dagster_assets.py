@@ -17,7 +17,7 @@ from pige_pipeline.defs.reports.assets import (
     dead_air_report,
     statistics,
 )
-from pige_pipeline.defs.resources import PigeResource
+from pige_pipeline.lib.resources import PigeResource
 
 
 def test_assets_materialize(synthetic_copy: tuple[Path, SyntheticData]) -> None:

@@ -9,8 +9,8 @@ import dagster as dg
 
 from pige_pipeline.data_root import ensure_data_root_id, read_data_root_id
 from pige_pipeline.defs.chunks.assets import audio_chunks
-from pige_pipeline.defs.hourly import DATA_ROOT_TAG
-from pige_pipeline.defs.resources import PigeResource
+from pige_pipeline.lib.hourly import DATA_ROOT_TAG
+from pige_pipeline.lib.resources import PigeResource
 
 from .support import KEY, PIGE, pige_env
 

@@ -15,9 +15,9 @@ import pytest
 
 from pige_pipeline.definitions import defs
 from pige_pipeline.defs.chunks.sensors import new_chunks_sensor
-from pige_pipeline.defs.hourly import DATA_ROOT_TAG
-from pige_pipeline.defs.resources import PigeResource
 from pige_pipeline.hours import partition_key_for
+from pige_pipeline.lib.hourly import DATA_ROOT_TAG
+from pige_pipeline.lib.resources import PigeResource
 from pige_pipeline.store import chunk_path
 
 from .support import HOUR, KEY, build_hour

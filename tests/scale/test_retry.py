@@ -25,12 +25,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from pige_pipeline.audio.decode import decode_mono
-from pige_pipeline.defs.hourly import (
+from pige_pipeline.lib.hourly import (
     STATION_STEP_RETRY,
     StationHour,
     station_hour_asset,
 )
-from pige_pipeline.defs.resources import PigeResource, pige_resources
+from pige_pipeline.lib.resources import PigeResource, pige_resources
 from pige_pipeline.parquet_store import asset_hour_path, read_manifest
 from pige_pipeline.store import chunk_path, list_chunks
 from tests.conftest import loop_audio, station_entry

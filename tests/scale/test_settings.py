@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pige_pipeline.defs.hourly import stations_per_step
-from pige_pipeline.defs.scale.executor import executor_for
+from pige_pipeline.lib.executor import executor_for
+from pige_pipeline.lib.hourly import stations_per_step
 from pige_pipeline.scale.settings import ScaleSettings, parse_queues
 
 

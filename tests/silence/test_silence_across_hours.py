@@ -15,9 +15,9 @@ import pytest
 
 from pige_pipeline.analytics import connect, rebuild
 from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE as RATE
-from pige_pipeline.defs.resources import PigeResource
 from pige_pipeline.defs.silence.assets import dead_air_alerts
 from pige_pipeline.hours import partition_key_for
+from pige_pipeline.lib.resources import PigeResource
 from pige_pipeline.notify.loopback import LoopbackSMTP
 from pige_pipeline.parquet_store import asset_hour_path, read_asset_hour, read_asset_range, write_asset_hour
 from pige_pipeline.settings import PigeSettings

@@ -17,10 +17,10 @@ import pytest
 from pige_pipeline.airplay.catalogue import load_catalogue
 from pige_pipeline.airplay.index import update_index
 from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE as RATE
-from pige_pipeline.defs.resources import PigeResource
 from pige_pipeline.defs.silence.assets import dead_air_alerts
 from pige_pipeline.defs.silence.sensors import notification_outbox
 from pige_pipeline.hours import partition_key_for
+from pige_pipeline.lib.resources import PigeResource
 from pige_pipeline.notify import Notification, Notifier, NotifySettings, Outbox, outbox_path
 from pige_pipeline.notify.loopback import LoopbackSMTP, free_port
 from pige_pipeline.parquet_store import asset_hour_path, read_asset_hour, write_asset_hour, write_table

@@ -23,9 +23,9 @@ from pige_pipeline.airplay.fingerprint import fingerprint_rows
 from pige_pipeline.airplay.index import update_index
 from pige_pipeline.airplay.matcher import match_fingerprint_rows
 from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE as RATE
-from pige_pipeline.defs.resources import PigeResource
 from pige_pipeline.defs.silence.assets import dead_air_alerts
 from pige_pipeline.hours import partition_key_for
+from pige_pipeline.lib.resources import PigeResource
 from pige_pipeline.notify import Notifier
 from pige_pipeline.notify.loopback import LoopbackSMTP
 from pige_pipeline.parquet_store import read_asset_hour, write_asset_hour

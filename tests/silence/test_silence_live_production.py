@@ -24,9 +24,9 @@ from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE
 from pige_pipeline.chunks import decode_hour_pieces, load_hour_audio, require_parts
 from pige_pipeline.defs.recorder.jobs import recorder
 from pige_pipeline.defs.recorder.sensors import recorder_supervisor
-from pige_pipeline.defs.resources import PigeResource
 from pige_pipeline.hours import hour_start
 from pige_pipeline.icecast import IcecastServer
+from pige_pipeline.lib.resources import PigeResource
 from pige_pipeline.notify import Notifier
 from pige_pipeline.notify.loopback import LoopbackSMTP
 from pige_pipeline.parquet_store import write_asset_hour

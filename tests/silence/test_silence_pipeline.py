@@ -13,8 +13,8 @@ import numpy as np
 from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE as RATE
 from pige_pipeline.defs.analysis.assets import audio_analysis
 from pige_pipeline.defs.chunks.assets import audio_chunks
-from pige_pipeline.defs.resources import PigeResource
 from pige_pipeline.defs.silence.assets import dead_air_alerts
+from pige_pipeline.lib.resources import PigeResource
 from pige_pipeline.notify.loopback import LoopbackSMTP
 from pige_pipeline.parquet_store import read_asset_hour
 from pige_pipeline.silence import synth

@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
-from pige_pipeline.defs.resources import PigeResource, pige_resources
+from pige_pipeline.lib.resources import PigeResource, pige_resources
 from pige_pipeline.sources import FRENCH_SPEECH, singularity_tracks
 
 HOUR = datetime(2026, 11, 20, 10, tzinfo=UTC)

@@ -125,8 +125,8 @@ def test_redo_sensor_requests_offline_hours_only_when_ollama_answers(
 ) -> None:
     import dagster as dg
 
-    from pige_pipeline.defs.resources import LLMResource, PigeResource
     from pige_pipeline.defs.speech import sensors
+    from pige_pipeline.lib.resources import LLMResource, PigeResource
 
     monkeypatch.setattr(sensors, "REDO_DAYS", (datetime.now(UTC) - HOUR).days + 2)
     monkeypatch.delenv("OLLAMA_HOST", raising=False)

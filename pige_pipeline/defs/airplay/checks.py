@@ -3,7 +3,7 @@
 import dagster as dg
 
 from pige_pipeline.airplay.catalogue import CatalogueFileError, load_catalogue
-from pige_pipeline.defs.resources import PigeResource
+from pige_pipeline.lib.resources import PigeResource
 
 
 @dg.asset_check(

@@ -8,7 +8,7 @@ import pydantic
 
 from pige_pipeline.analytics import rebuild
 from pige_pipeline.analytics.schemas import ASSET_SCHEMAS
-from pige_pipeline.defs.resources import PigeResource
+from pige_pipeline.lib.resources import PigeResource
 
 # Every hour at :05, whatever arrived: the rebuild is incremental and cheap when little changed.
 ANALYTICS_CRON = "5 * * * *"

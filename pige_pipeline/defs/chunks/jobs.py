@@ -2,8 +2,8 @@
 
 import dagster as dg
 
-from pige_pipeline.defs.hourly import HOURLY_TAG
-from pige_pipeline.defs.partitions import hourly_partitions
+from pige_pipeline.lib.hourly import HOURLY_TAG
+from pige_pipeline.lib.partitions import hourly_partitions
 
 process_hour = dg.define_asset_job(
     name="process_hour",

@@ -18,9 +18,9 @@ from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraph
 from dagster._core.definitions.events import AssetKeyPartitionKey
 
 from pige_pipeline.data_root import ensure_data_root_id
-from pige_pipeline.defs.hourly import DATA_ROOT_TAG, HOURLY_TAG
-from pige_pipeline.defs.resources import PigeResource
 from pige_pipeline.hours import HOUR, hour_start, partition_key_for
+from pige_pipeline.lib.hourly import DATA_ROOT_TAG, HOURLY_TAG
+from pige_pipeline.lib.resources import PigeResource
 from pige_pipeline.parquet_store import read_manifest
 from pige_pipeline.stations import StationsFileError
 from pige_pipeline.store import chunks_changed_since, hour_chunks, hour_chunks_digest, stations_in_store

@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from pige_pipeline.defs.ops.alerting import send_ops_alert
 from pige_pipeline.defs.ops.housekeeping import DEFAULT_FAILED_RUN_DAYS, delete_runs, old_failed_runs
-from pige_pipeline.defs.resources import PigeResource
+from pige_pipeline.lib.alerting import send_ops_alert
+from pige_pipeline.lib.resources import PigeResource
 from pige_pipeline.ops.holds import LegalHoldError
 from pige_pipeline.ops.housekeeping import find_stale_files, remove_stale_files
 from pige_pipeline.ops.retention import apply_retention, plan_retention

@@ -3,7 +3,7 @@
 import dagster as dg
 from pydantic import Field
 
-from pige_pipeline.defs.resources import PigeResource
+from pige_pipeline.lib.resources import PigeResource
 from pige_pipeline.recorder.groups import describe, parse_groups
 from pige_pipeline.recorder.multi_station import Recorder
 from pige_pipeline.recorder.station_loop import RecorderConfig

@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 
 from pige_pipeline.defs.recorder.jobs import recorder
-from pige_pipeline.defs.resources import PigeResource
+from pige_pipeline.lib.resources import PigeResource
 from pige_pipeline.recorder.groups import groups_of, parse_groups
 from pige_pipeline.recorder.recordable import load_recordable_stations
 from pige_pipeline.recorder.state import read_state, request_stop, stop_request_path

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from pige_pipeline.analytics import connect
 from pige_pipeline.defs.reports.partitions import daily_report_partitions, monthly_report_partitions
-from pige_pipeline.defs.resources import PigeResource
+from pige_pipeline.lib.resources import PigeResource
 from pige_pipeline.reports import airplay, coverage, daily_log, dead_air, stats
 from pige_pipeline.reports.output import ReportOutput
 from pige_pipeline.reports.periods import Period

@@ -10,7 +10,7 @@ Dagster's guidance, unlike the station x hour product the hourly assets avoid.
 
 import dagster as dg
 
-from pige_pipeline.defs.partitions import PARTITIONS_START
+from pige_pipeline.lib.partitions import PARTITIONS_START
 
 daily_report_partitions = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START[:10], timezone="UTC")
 monthly_report_partitions = dg.MonthlyPartitionsDefinition(

@@ -8,7 +8,7 @@ import dagster as dg
 
 from pige_pipeline.airplay.index import load_index
 from pige_pipeline.chunks import NoAudioError
-from pige_pipeline.defs.hourly import StationHour, StationOutput, station_hour_asset
+from pige_pipeline.lib.hourly import StationHour, StationOutput, station_hour_asset
 from pige_pipeline.notify import Notifier
 from pige_pipeline.settings import PigeSettings
 from pige_pipeline.silence.alerts import DEAD_AIR_ALERTS_SCHEMA, SilencesMissingError, dead_air_alert_rows

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pige_pipeline.defs.resources import PigeResource
+from pige_pipeline.lib.resources import PigeResource
 from pige_pipeline.notify import Notifier
 
 

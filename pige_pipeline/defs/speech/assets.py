@@ -7,7 +7,7 @@ from typing import Any
 
 import dagster as dg
 
-from pige_pipeline.defs.hourly import (
+from pige_pipeline.lib.hourly import (
     HourlyOutput,
     StationFailure,
     StationHour,
@@ -15,7 +15,7 @@ from pige_pipeline.defs.hourly import (
     station_hour_asset,
     station_hour_multi_asset,
 )
-from pige_pipeline.defs.resources import LLMResource, WhisperResource
+from pige_pipeline.lib.resources import LLMResource, WhisperResource
 from pige_pipeline.llm import OllamaSettings
 from pige_pipeline.scale.settings import SPEECH_QUEUE
 from pige_pipeline.settings import PigeSettings

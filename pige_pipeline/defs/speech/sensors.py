@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from pige_pipeline.defs.resources import LLMResource, PigeResource
 from pige_pipeline.hours import partition_key_for
+from pige_pipeline.lib.resources import LLMResource, PigeResource
 from pige_pipeline.llm import ollama_reachable
 from pige_pipeline.parquet_store import read_asset_range
 from pige_pipeline.speech.summarise import needs_redo

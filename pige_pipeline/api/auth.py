@@ -36,13 +36,21 @@ def authenticate(
     return info
 
 
-def require(role: Role) -> Callable[..., TokenInfo]:
-    """A dependency giving the request's token when its role is at least `role`, else 403."""
+def require(role: Role, rights_holder_tokens: bool = False) -> Callable[..., TokenInfo]:
+    """A dependency giving the request's token when its role is at least `role`, else 403.
+
+    A rights holder's token (one with `rights_holders`) reads its statement lines and nothing more:
+    only resources declared with `rights_holder_tokens=True` accept it.
+    """
 
     def dependency(token: Annotated[TokenInfo, Depends(authenticate)]) -> TokenInfo:
         if not token.at_least(role):
             raise HTTPException(
                 status_code=403, detail=f"this resource needs the {role} role; this token is a {token.role}"
+            )
+        if token.rights_holders and not rights_holder_tokens:
+            raise HTTPException(
+                status_code=403, detail="this token reads its rights holders' statement lines only"
             )
         return token
 
@@ -52,6 +60,8 @@ def require(role: Role) -> Callable[..., TokenInfo]:
 Viewer = Annotated[TokenInfo, Depends(require("viewer"))]
 Operator = Annotated[TokenInfo, Depends(require("operator"))]
 Admin = Annotated[TokenInfo, Depends(require("admin"))]
+# Stations and the rights-holder statement: also open to a rights holder's token.
+RightsHolderReader = Annotated[TokenInfo, Depends(require("viewer", rights_holder_tokens=True))]
 
 
 def stations_for(token: TokenInfo, station: str | None) -> list[str] | None:

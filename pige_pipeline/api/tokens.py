@@ -31,7 +31,7 @@ ROLE_RANK = {"viewer": 0, "operator": 1, "admin": 2}
 TOKEN_PATTERN = re.compile(r"^pige_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$")
 NAME_PATTERN = re.compile(r"^[\w .@:-]{1,80}$")
 
-_INFO = "token_id, name, role, stations, created_at, revoked_at"
+_INFO = "token_id, name, role, stations, created_at, revoked_at, rights_holders"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tokens (
     token_id TEXT PRIMARY KEY,
@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS tokens (
     name TEXT NOT NULL,
     role TEXT NOT NULL,
     stations TEXT NOT NULL,
+    rights_holders TEXT NOT NULL DEFAULT '[]',
     created_at TEXT NOT NULL,
     revoked_at TEXT
 );
@@ -59,6 +60,8 @@ class TokenInfo:
     stations: tuple[str, ...]  # empty for an admin: every station
     created_at: datetime
     revoked_at: datetime | None
+    # Empty: every rights holder's statement lines (of its stations); else only these holders' lines.
+    rights_holders: tuple[str, ...] = ()
 
     @property
     def all_stations(self) -> bool:
@@ -117,7 +120,9 @@ class TokenStore:
         finally:
             db.close()
 
-    def create(self, name: str, role: str, stations: tuple[str, ...]) -> tuple[str, TokenInfo]:
+    def create(
+        self, name: str, role: str, stations: tuple[str, ...], rights_holders: tuple[str, ...] = ()
+    ) -> tuple[str, TokenInfo]:
         """A new token (returned once, in clear) and what is stored about it."""
         if role not in ROLES:
             raise TokenError(f"role {role!r} is not a role: use one of {', '.join(ROLES)}")
@@ -131,16 +136,29 @@ class TokenStore:
             raise TokenError(
                 f"a {role} token needs --stations (the station ids it may read, comma-separated)"
             )
+        rights_holders = tuple(dict.fromkeys(h.strip() for h in rights_holders if h.strip()))
+        if rights_holders and role != "viewer":
+            raise TokenError("--rights-holder makes a rights holder's token: give it the viewer role")
+        if any(len(h) > 200 for h in rights_holders):
+            raise TokenError("a rights holder name is longer than 200 characters: use the catalogue's name")
         token_id = secrets.token_hex(6)
         token = f"pige_{token_id}_{secrets.token_urlsafe(32)}"
         now = datetime.now(UTC)
         with self._connect() as db:
             db.execute(
-                "INSERT INTO tokens (token_id, token_hash, name, role, stations, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (token_id, _hash(token), name, role, json.dumps(list(stations)), now.isoformat()),
+                "INSERT INTO tokens (token_id, token_hash, name, role, stations, created_at, rights_holders) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    token_id,
+                    _hash(token),
+                    name,
+                    role,
+                    json.dumps(list(stations)),
+                    now.isoformat(),
+                    json.dumps(list(rights_holders)),
+                ),
             )
-        return token, TokenInfo(token_id, name, role, stations, now, None)  # type: ignore[arg-type]
+        return token, TokenInfo(token_id, name, role, stations, now, None, rights_holders)  # type: ignore[arg-type]
 
     @staticmethod
     def _info(row: tuple) -> TokenInfo:
@@ -151,6 +169,7 @@ class TokenStore:
             stations=tuple(json.loads(row[3])),
             created_at=datetime.fromisoformat(row[4]),
             revoked_at=datetime.fromisoformat(row[5]) if row[5] else None,
+            rights_holders=tuple(json.loads(row[6])),
         )
 
     def list(self) -> list[TokenInfo]:

@@ -65,6 +65,13 @@ def token_create(
         str | None,
         typer.Option("--stations", help="Station ids it may read, comma-separated (an admin reads all)."),
     ] = None,
+    rights_holders: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rights-holder",
+            help="Only this rights holder's statement lines (repeat for several; names as in the catalogue).",
+        ),
+    ] = None,
     data_root: DataRootOption = None,
 ) -> None:
     """Create a token and print it once: only its hash is kept."""
@@ -73,11 +80,13 @@ def token_create(
     settings = resolve_settings(data_root)
     try:
         token, info = TokenStore.for_data_root(settings.data_root).create(
-            name, role, parse_stations(stations)
+            name, role, parse_stations(stations), tuple(rights_holders or ())
         )
     except TokenError as exc:
         fail(str(exc))
     scope = "every station" if info.all_stations else ", ".join(info.stations)
+    if info.rights_holders:
+        scope += "; statement lines of " + ", ".join(info.rights_holders)
     typer.echo(f"created token {info.token_id} ({info.role}, {scope}) for {info.name!r}.", err=True)
     typer.echo("It is shown only now: store it where it is needed.", err=True)
     typer.echo(token)
@@ -95,6 +104,8 @@ def token_ls(data_root: DataRootOption = None) -> None:
         return
     for info in tokens:
         scope = "*" if info.all_stations else ",".join(info.stations)
+        if info.rights_holders:
+            scope += " [" + "; ".join(info.rights_holders) + "]"
         revoked = f"revoked {info.revoked_at:%Y-%m-%d %H:%M}Z" if info.revoked_at else "active"
         created = f"{info.created_at:%Y-%m-%d %H:%M}Z"
         typer.echo(f"{info.token_id}  {info.role:<8}  {scope:<30}  {created}  {revoked}  {info.name}")

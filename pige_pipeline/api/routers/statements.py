@@ -12,10 +12,10 @@ import io
 import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 
-from pige_pipeline.api.auth import Viewer, stations_for
+from pige_pipeline.api.auth import RightsHolderReader, Viewer, stations_for
 from pige_pipeline.api.models import ERRORS, RightsHolderStatementLine, Statement, StationStatementLine
 from pige_pipeline.api.query import analytics, fetch, localise, station_zones
 from pige_pipeline.api.routers.common import StationFilter
@@ -109,7 +109,7 @@ def _rights_columns(db: Any) -> list[str]:
 )
 def rights_holder_statement(
     request: Request,
-    token: Viewer,
+    token: RightsHolderReader,
     month: Month,
     station: StationFilter = None,
     rights_holder: Annotated[
@@ -136,7 +136,17 @@ def rights_holder_statement(
             holders = (
                 "SELECT 'artist' AS role, coalesce(artist, '(unknown artist)') AS rights_holder, * FROM p"
             )
-        holder_filter = "WHERE rights_holder = ?" if rights_holder is not None else ""
+        holders_asked = [rights_holder] if rights_holder is not None else []
+        if token.rights_holders:
+            # A rights holder's token reads its own lines, and nothing more.
+            if rights_holder is not None and rights_holder not in token.rights_holders:
+                raise HTTPException(
+                    status_code=403, detail=f"this token may not read {rights_holder!r}'s lines"
+                )
+            holders_asked = holders_asked or list(token.rights_holders)
+        holder_filter = (
+            f"WHERE rights_holder IN ({', '.join('?' for _ in holders_asked)})" if holders_asked else ""
+        )
         lines = fetch(
             db,
             f"""
@@ -149,7 +159,7 @@ def rights_holder_statement(
             FROM h {holder_filter} GROUP BY role, rights_holder, track_id
             ORDER BY role, rights_holder, plays DESC, track_id
             """,
-            [*params, *([rights_holder] if rights_holder is not None else [])],
+            [*params, *holders_asked],
         )
     localise(lines, ("first_play", "last_play"), None)
     if format == "csv":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Path, Request
 
-from pige_pipeline.api.auth import Viewer, station_condition, stations_for
+from pige_pipeline.api.auth import RightsHolderReader, station_condition, stations_for
 from pige_pipeline.api.models import ERRORS, NOT_FOUND, StationOut
 from pige_pipeline.api.query import analytics, fetch
 from pige_pipeline.stations import STATION_ID_PATTERN
@@ -15,7 +15,7 @@ _COLUMNS = "station, name, timezone, language, enabled, in_registry"
 
 
 @router.get("/stations", response_model=list[StationOut])
-def list_stations(request: Request, token: Viewer) -> list[dict]:
+def list_stations(request: Request, token: RightsHolderReader) -> list[dict]:
     """Stations this token may read."""
     condition, params = station_condition("station", stations_for(token, None))
     with analytics(request) as cursor:
@@ -23,7 +23,7 @@ def list_stations(request: Request, token: Viewer) -> list[dict]:
 
 
 @router.get("/stations/{station}", response_model=StationOut, responses=NOT_FOUND)
-def get_station(request: Request, token: Viewer, station: str = STATION_PATH) -> dict:
+def get_station(request: Request, token: RightsHolderReader, station: str = STATION_PATH) -> dict:
     """One station (403 outside the token's stations)."""
     stations_for(token, station)
     with analytics(request) as cursor:

@@ -1,0 +1,63 @@
+"""A presenter talking over a track's intro: the play starts with the track, not where the voice stops."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pige_pipeline.airplay import fingerprint_rows
+from pige_pipeline.airplay.catalogue import load_catalogue
+from pige_pipeline.airplay.index import update_index
+from pige_pipeline.airplay.matcher import Play, match_fingerprint_rows
+from pige_pipeline.audio.decode import decode_mono
+
+from .conftest import RATE, Catalogue, mix_to_mp3, speech
+
+DUCK_DB = 8.0
+TALK_S = 15.0
+BEFORE_S = 10.0
+
+
+@pytest.fixture(scope="module")
+def index(small_catalogue: Catalogue, tmp_path_factory: pytest.TempPathFactory):
+    return update_index(
+        load_catalogue(small_catalogue.csv), tmp_path_factory.mktemp("state"), persist=False
+    ).index
+
+
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+
+
+def _detect(index, segments: list[np.ndarray], dest: Path) -> list[Play]:
+    path = mix_to_mp3([np.clip(s, -32768, 32767).astype(np.int16) for s in segments], dest)
+    return match_fingerprint_rows(index, fingerprint_rows([(0.0, decode_mono(path, RATE))], RATE))
+
+
+def test_play_under_a_voice_starts_with_the_track(small_catalogue: Catalogue, index, tmp_path: Path) -> None:
+    track = decode_mono(small_catalogue.tracks["SNG-001"], RATE).astype(np.float64)
+    voice = speech(BEFORE_S + TALK_S).astype(np.float64)
+    voice *= _rms(track) / _rms(voice)  # the presenter as loud as the track, which is ducked under her
+    alone, over = voice[: int(BEFORE_S * RATE)], voice[int(BEFORE_S * RATE) :]
+    talk_over = track.copy()
+    talk_over[: len(over)] = talk_over[: len(over)] * 10 ** (-DUCK_DB / 20) + over
+    plays = _detect(index, [alone, talk_over], tmp_path / "talk-over.mp3")
+    assert [p.track_id for p in plays] == ["SNG-001"], plays
+    assert abs(plays[0].start_s - BEFORE_S) <= 2.0, f"start {plays[0].start_s:.2f} s, track at {BEFORE_S} s"
+    assert abs(plays[0].end_s - (BEFORE_S + len(track) / RATE)) <= 2.0
+
+
+def test_talk_then_a_track_joined_mid_way_is_not_extended(
+    small_catalogue: Catalogue, index, tmp_path: Path
+) -> None:
+    """Speech alone before the track is not a talk-over: the play starts where the track comes in."""
+    track = decode_mono(small_catalogue.tracks["SNG-001"], RATE).astype(np.float64)
+    voice = speech(BEFORE_S + TALK_S).astype(np.float64)
+    voice *= _rms(track) / _rms(voice)
+    joined_at_s = 12.0
+    plays = _detect(index, [voice, track[int(joined_at_s * RATE) :]], tmp_path / "joined.mp3")
+    assert [p.track_id for p in plays] == ["SNG-001"], plays
+    # Within the matcher's edge error, never seconds earlier as an extension to the track's start would be.
+    assert plays[0].start_s >= BEFORE_S + TALK_S - 3.0, f"start {plays[0].start_s:.2f} s"

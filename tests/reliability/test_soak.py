@@ -16,9 +16,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SEGMENT_S = 10
-# What a killed ffmpeg costs on top of the injected outage (none) at worst: the recorder notices and
-# reconnects. The full soak measures it (docs/benchmarks.md, Reliability); CI gets a loaded machine.
-RESTART_COST_S = 8.0
+# The target (docs/benchmarks.md, Reliability): no fault costs any station more than its injected outage
+# plus 2 s (a killed ffmpeg's outage is 0 s: the recorder notices and reconnects within the 2 s).
+EXCESS_TARGET_S = 2.0
 
 
 @pytest.fixture(scope="module")
@@ -49,12 +49,16 @@ def test_every_fault_was_injected(report: dict) -> None:
     }  # fmt: skip
 
 
-def test_losses_are_bounded_by_the_outage_and_every_gap_is_logged(report: dict) -> None:
-    for name in ("source_killed", "icecast_restarted"):
-        fault = _fault(report, name)
-        assert fault["max_lost_s"] <= fault["outage_s"] + 3.0, fault  # target +2 s, 1 s for a loaded CI
-    fault = _fault(report, "ffmpeg_killed")
-    assert fault["max_lost_s"] <= fault["outage_s"] + RESTART_COST_S, fault
+def test_no_fault_costs_more_than_its_outage_plus_2_s(report: dict) -> None:
+    over = [
+        f"{f['fault']}: {f['max_lost_s']} s lost for a {f['outage_s']} s outage ({f['stations']})"
+        for f in report["faults"]
+        if f["max_lost_s"] > f["outage_s"] + EXCESS_TARGET_S
+    ]
+    assert not over, f"over outage + {EXCESS_TARGET_S} s: " + "; ".join(over)
+
+
+def test_faults_without_an_outage_lose_nothing_and_every_gap_is_logged(report: dict) -> None:
     # A killed recorder's ffmpegs record on and are adopted by the next one: nothing is lost at all.
     assert _fault(report, "recorder_killed")["max_lost_s"] <= 1.0, _fault(report, "recorder_killed")
     for fault in report["faults"]:

@@ -104,6 +104,9 @@ class TokenStore:
         self._verified: dict[str, TokenInfo] = {}
         self._verified_for: tuple[int, int, int] | None = None
         self._lock = threading.Lock()
+        if path.exists():
+            with self._connect():
+                pass  # brings a file of an earlier version up to this schema before any token is checked
 
     @classmethod
     def for_data_root(cls, data_root: Path) -> TokenStore:
@@ -116,6 +119,9 @@ class TokenStore:
         try:
             db.execute("PRAGMA busy_timeout=30000")
             db.executescript(_SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(tokens)")}
+            if "rights_holders" not in columns:  # files made before rights holders' tokens
+                db.execute("ALTER TABLE tokens ADD COLUMN rights_holders TEXT NOT NULL DEFAULT '[]'")
             yield db
         finally:
             db.close()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import sqlite3
 import subprocess
+from pathlib import Path
 
 import duckdb
 import httpx
@@ -165,3 +168,24 @@ def test_a_rights_holders_token_reads_its_own_statement_lines_and_nothing_more(
         for path in ("/plays", f"/statements/{month}/stations", "/dead-air"):
             assert holder.get(path).status_code == 403, path
         assert holder.get("/stations").status_code == 200
+
+
+def test_a_token_file_from_before_rights_holders_keeps_working(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.sqlite"
+    token = "pige_0123456789ab_" + "B" * 43
+    db = sqlite3.connect(path)
+    db.execute(
+        "CREATE TABLE tokens (token_id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, "
+        "name TEXT NOT NULL, role TEXT NOT NULL, stations TEXT NOT NULL, created_at TEXT NOT NULL, "
+        "revoked_at TEXT)"
+    )
+    db.execute(
+        "INSERT INTO tokens VALUES ('0123456789ab', ?, 'old', 'viewer', '[\"demo-fm\"]', ?, NULL)",
+        (hashlib.sha256(token.encode()).hexdigest(), "2026-12-01T00:00:00+00:00"),
+    )
+    db.commit()
+    db.close()
+    store = TokenStore(path)
+    old = store.verify(token)
+    assert old is not None and old.stations == ("demo-fm",) and old.rights_holders == ()
+    assert store.create("new", "viewer", ("demo-fm",), ("Label X",))[1].rights_holders == ("Label X",)

@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 
 from pige_pipeline.airplay.catalogue import load_catalogue
-from pige_pipeline.airplay.evalset import build
 from pige_pipeline.airplay.fingerprint import fingerprint_rows
 from pige_pipeline.airplay.index import update_index
 from pige_pipeline.airplay.matcher import (
@@ -32,6 +31,7 @@ from pige_pipeline.airplay.matcher import (
     match_fingerprint_rows,
 )
 from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE, decode_mono
+from pige_pipeline.testing.airplay_evalset import build
 
 
 def _child_cpu() -> float:

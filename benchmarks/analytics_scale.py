@@ -41,14 +41,14 @@ from pige_pipeline.analytics.compaction import (
     hourly_assets,
     processed_day_path,
 )
-from pige_pipeline.analytics.synthetic import (
+from pige_pipeline.gaps import Gap, append_gap
+from pige_pipeline.testing.synthetic_year import (
     SyntheticData,
     generate,
     settings_for,
     write_compacted,
     write_hourly,
 )
-from pige_pipeline.gaps import Gap, append_gap
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 COMPARED = ("plays", "play_links", "silence_events", "dead_air_events", "gaps", "stations", "catalogue")

@@ -26,9 +26,9 @@ import psutil
 
 from pige_pipeline.analytics import rebuild
 from pige_pipeline.analytics.build import db_path
-from pige_pipeline.analytics.synthetic import generate, settings_for, write_compacted
 from pige_pipeline.api.tokens import TokenStore
 from pige_pipeline.settings import REPO_ROOT
+from pige_pipeline.testing.synthetic_year import generate, settings_for, write_compacted
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 BIN = Path(sys.executable).parent

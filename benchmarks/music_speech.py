@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 
-from pige_pipeline.airplay.evalset import build
 from pige_pipeline.airplay.fingerprint import ITEM_S, raw_fingerprint
 from pige_pipeline.airplay.music_likeness import (
     EDGE_WINDOW_S,
@@ -33,6 +32,7 @@ from pige_pipeline.airplay.music_likeness import (
 from pige_pipeline.airplay.unknown import SELF_SIMILARITY_MAX, self_similarity
 from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE, decode_mono
 from pige_pipeline.demo.programme import build_programme
+from pige_pipeline.testing.airplay_evalset import build
 
 WORK = Path("/tmp/pige-music-speech")
 

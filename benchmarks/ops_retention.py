@@ -26,9 +26,9 @@ from pige_pipeline.ops.holds import LegalHold, add_hold
 from pige_pipeline.ops.retention import apply_retention, plan_retention
 from pige_pipeline.ops.storage import check_storage
 from pige_pipeline.parquet_store import write_asset_hour
-from pige_pipeline.sources import singularity_tracks
 from pige_pipeline.stations import load_stations
 from pige_pipeline.store import chunk_path
+from pige_pipeline.testing.sources import singularity_tracks
 
 UTC_US = pa.timestamp("us", tz="UTC")
 ALERTS = pa.schema([("station", pa.string()), ("hour", UTC_US), ("alert_id", pa.string()), ("start", UTC_US),

@@ -25,9 +25,9 @@ import yaml
 
 from pige_pipeline.audio.probe import probe_audio
 from pige_pipeline.gaps import read_gaps
-from pige_pipeline.icecast import IcecastServer
-from pige_pipeline.sources import singularity_tracks
 from pige_pipeline.store import list_chunks
+from pige_pipeline.testing.icecast import IcecastServer
+from pige_pipeline.testing.sources import singularity_tracks
 
 PIGE = str(Path(sys.executable).with_name("pige"))
 

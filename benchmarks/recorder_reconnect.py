@@ -24,13 +24,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pige_pipeline.audio.probe import probe_audio
-from pige_pipeline.icecast import IcecastServer
 from pige_pipeline.recorder.multi_station import Recorder
 from pige_pipeline.recorder.publish import incoming_dir
 from pige_pipeline.recorder.station_loop import RecorderConfig
-from pige_pipeline.sources import singularity_tracks
 from pige_pipeline.stations import Station
 from pige_pipeline.store import list_chunks
+from pige_pipeline.testing.icecast import IcecastServer
+from pige_pipeline.testing.sources import singularity_tracks
 
 
 def holes(data_root: Path, station: str, lo: datetime, hi: datetime) -> float:

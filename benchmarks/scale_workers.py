@@ -31,8 +31,8 @@ import redis
 
 from pige_pipeline.airplay.catalogue import load_catalogue
 from pige_pipeline.airplay.index import update_index
-from pige_pipeline.sources import singularity_tracks
 from pige_pipeline.store import chunk_path
+from pige_pipeline.testing.sources import singularity_tracks
 from tests.scale.support import (
     HOUR,
     PIGE,

@@ -102,7 +102,7 @@ def _ffmpeg(*args: str) -> None:
 
 def make_sources(folder: Path, count: int) -> list[Path]:
     """One 75 s, 32 kb/s MP3 per station from the Debian music; station 0's has 10 s of dead air."""
-    from pige_pipeline.sources import singularity_tracks
+    from pige_pipeline.testing.sources import singularity_tracks
 
     tracks = singularity_tracks()
     folder.mkdir(parents=True, exist_ok=True)
@@ -281,7 +281,7 @@ class Mail:
     """The loopback SMTP server, which can be taken down and brought back on the same port."""
 
     def __init__(self) -> None:
-        from pige_pipeline.notify.loopback import LoopbackSMTP, free_port
+        from pige_pipeline.testing.loopback_smtp import LoopbackSMTP, free_port
 
         self.port = free_port()
         self._cls = LoopbackSMTP
@@ -396,8 +396,8 @@ def inject(h: Harness, ice, kind: str, params: dict, stations: list[str], statio
 
 def run_soak(config: SoakConfig, work: Path) -> dict:
     from pige_pipeline.hours import HOUR, hour_start
-    from pige_pipeline.icecast import IcecastServer
     from pige_pipeline.lib.resources import PigeResource  # noqa: F401 - imported early: fail fast
+    from pige_pipeline.testing.icecast import IcecastServer
 
     rng = random.Random(config.seed)
     root, disk = mount_data_root(work, config.tmpfs_mb)

@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from pige_pipeline.audio.decode import SPEECH_SAMPLE_RATE, decode_mono
-from pige_pipeline.sources import asc_tracks, drascula_tracks, french_prompts, singularity_tracks
 from pige_pipeline.speech.settings import WhisperSettings
 from pige_pipeline.speech.timeline import build_timeline, detect_voice, merge_spans
 from pige_pipeline.speech.transcribe import Transcriber
+from pige_pipeline.testing.sources import asc_tracks, drascula_tracks, french_prompts, singularity_tracks
 
 SR = SPEECH_SAMPLE_RATE
 ENGLISH = [

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from hypothesis import settings
 
-from pige_pipeline.sources import singularity_tracks
 from pige_pipeline.store import chunk_path
+from pige_pipeline.testing.sources import singularity_tracks
 
 
 @pytest.fixture(scope="session")

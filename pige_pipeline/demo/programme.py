@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from pige_pipeline.audio.decode import decode_mono
-from pige_pipeline.sources import asc_tracks, drascula_tracks, french_prompts, singularity_tracks
+from pige_pipeline.testing.sources import asc_tracks, drascula_tracks, french_prompts, singularity_tracks
 
 SAMPLE_RATE = 22050
 

@@ -152,7 +152,7 @@ def start_ui(settings: PigeSettings, port: int = 3000, live: bool = True) -> Non
            "-w", str(REPO_ROOT / "workspace.yaml")]  # fmt: skip
     with ExitStack() as stack:
         if live:
-            from pige_pipeline.icecast import IcecastError, IcecastServer
+            from pige_pipeline.testing.icecast import IcecastError, IcecastServer
 
             try:
                 ice = stack.enter_context(IcecastServer(port=DEMO_ICECAST_PORT))

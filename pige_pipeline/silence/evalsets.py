@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE, AudioDecodeError, decode_mono
-from pige_pipeline.silence import synth
 from pige_pipeline.silence.detect import FULL_SCALE
+from pige_pipeline.testing import silence_synth as synth
 
 SUPERTUX_MUSIC = Path("/usr/share/games/supertux2/music")  # supertux-data, GPL / CC BY-SA
 FREEDROID_MUSIC = Path("/usr/share/freedroidrpg/data/sound/music")  # freedroidrpg-data, GPL-2+
@@ -66,7 +66,7 @@ def tuning_music() -> list[Path]:
 
 
 def tuning_speech() -> list[Path]:
-    from pige_pipeline import sources
+    from pige_pipeline.testing import sources
 
     return sources.french_prompts() + sources.english_prompts()
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from pige_pipeline.audio.decode import decode_mono
-from pige_pipeline.sources import french_prompts, singularity_tracks
+from pige_pipeline.testing.sources import french_prompts, singularity_tracks
 
 RATE = 11025
 

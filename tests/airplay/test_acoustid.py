@@ -19,8 +19,8 @@ from pige_pipeline.airplay.fingerprint import raw_fingerprint
 from pige_pipeline.airplay.music_likeness import profile_from_row
 from pige_pipeline.airplay.unknown import Piece, unknown_rows
 from pige_pipeline.audio.decode import decode_mono
-from pige_pipeline.icecast import free_port
-from pige_pipeline.sources import asc_tracks, singularity_tracks
+from pige_pipeline.testing.icecast import free_port
+from pige_pipeline.testing.sources import asc_tracks, singularity_tracks
 from tests.airplay.conftest import RATE
 from tests.support.acoustid_server import AcoustIdServer, acoustid_server
 

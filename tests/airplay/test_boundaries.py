@@ -24,13 +24,13 @@ from pige_pipeline.airplay.events import play_rows, plays_table
 from pige_pipeline.airplay.index import CatalogueIndex, update_index
 from pige_pipeline.airplay.matcher import match_fingerprint_rows, match_hour
 from pige_pipeline.analytics import connect, rebuild
-from pige_pipeline.analytics.synthetic import settings_for
 from pige_pipeline.audio.decode import decode_mono
 from pige_pipeline.defs.airplay.assets import airplay_events
 from pige_pipeline.hours import partition_key_for
 from pige_pipeline.lib.resources import PigeResource
 from pige_pipeline.parquet_store import write_asset_hour
-from pige_pipeline.sources import singularity_tracks
+from pige_pipeline.testing.sources import singularity_tracks
+from pige_pipeline.testing.synthetic_year import settings_for
 
 from .conftest import RATE, excerpt, speech
 

@@ -19,10 +19,10 @@ import pytest
 import yaml
 
 from pige_pipeline.hours import hour_start, partition_key_for
-from pige_pipeline.icecast import IcecastServer
 from pige_pipeline.parquet_store import read_asset_hour
 from pige_pipeline.recorder.nowplaying import read_nowplaying
 from pige_pipeline.store import list_chunks
+from pige_pipeline.testing.icecast import IcecastServer
 
 from .conftest import Catalogue, ffmpeg
 

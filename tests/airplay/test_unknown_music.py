@@ -15,7 +15,7 @@ from pige_pipeline.airplay.music_likeness import level_profile, music_seconds, p
 from pige_pipeline.airplay.unknown import Piece, unknown_segments
 from pige_pipeline.audio.decode import decode_mono
 from pige_pipeline.cli import app
-from pige_pipeline.sources import asc_tracks
+from pige_pipeline.testing.sources import asc_tracks
 from tests.airplay.conftest import RATE, Broadcast, Catalogue, speech
 
 

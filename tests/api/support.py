@@ -25,9 +25,9 @@ import pyarrow.parquet as pq
 import yaml
 
 from pige_pipeline.analytics import rebuild
-from pige_pipeline.analytics.synthetic import settings_for
 from pige_pipeline.api.tokens import TokenStore
 from pige_pipeline.settings import REPO_ROOT
+from pige_pipeline.testing.synthetic_year import settings_for
 
 DEMO = "demo-fm"
 OTHER = "demo-am"

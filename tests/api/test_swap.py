@@ -15,7 +15,7 @@ import yaml
 
 from pige_pipeline.analytics import rebuild
 from pige_pipeline.analytics.build import db_path
-from pige_pipeline.analytics.synthetic import settings_for
+from pige_pipeline.testing.synthetic_year import settings_for
 from tests.api.support import OTHER, ApiServer, Tokens, start_server
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pige_pipeline.sources import singularity_tracks
+from pige_pipeline.testing.sources import singularity_tracks
 
 PIGE = str(Path(sys.executable).parent / "pige")
 

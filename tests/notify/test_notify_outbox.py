@@ -20,7 +20,7 @@ from pige_pipeline.notify import (
     Outbox,
     outbox_path,
 )
-from pige_pipeline.notify.loopback import LoopbackSMTP, free_port
+from pige_pipeline.testing.loopback_smtp import LoopbackSMTP, free_port
 
 
 def make_notifier(data_root: Path, **settings: object) -> Notifier:

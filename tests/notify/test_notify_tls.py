@@ -29,9 +29,9 @@ from pige_pipeline.notify import (
     Outbox,
     outbox_path,
 )
-from pige_pipeline.notify.loopback import LoopbackSMTP
 from pige_pipeline.parquet_store import read_asset_hour, write_asset_hour
 from pige_pipeline.silence.rows import SILENCES_SCHEMA
+from pige_pipeline.testing.loopback_smtp import LoopbackSMTP
 from tests.notify.conftest import Pki
 
 H = datetime(2026, 3, 1, 10, tzinfo=UTC)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pige_pipeline.icecast import IcecastServer
-from pige_pipeline.sources import singularity_tracks
+from pige_pipeline.testing.icecast import IcecastServer
+from pige_pipeline.testing.sources import singularity_tracks
 
 
 @pytest.fixture(scope="session")

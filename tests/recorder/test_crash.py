@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from pige_pipeline.icecast import IcecastServer
 from pige_pipeline.recorder.orphans import salvage_orphans
 from pige_pipeline.recorder.state import pid_alive
+from pige_pipeline.testing.icecast import IcecastServer
 
 from .helpers import gaps, spans, write_yaml
 

@@ -16,7 +16,6 @@ import pytest
 
 from pige_pipeline.defs.recorder.jobs import recorder, run_groups
 from pige_pipeline.defs.recorder.sensors import recorder_supervisor
-from pige_pipeline.icecast import IcecastServer
 from pige_pipeline.lib.resources import PigeResource
 from pige_pipeline.recorder.groups import parse_groups
 from pige_pipeline.recorder.state import RecorderState, read_state, stop_request_path, write_state
@@ -29,6 +28,7 @@ from pige_pipeline.recorder.supervisor import (
     decide_groups,
 )
 from pige_pipeline.stations import StationsFileError, parse_stations
+from pige_pipeline.testing.icecast import IcecastServer
 
 from .helpers import gaps, spans, write_yaml
 

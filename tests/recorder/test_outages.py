@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pige_pipeline.icecast import IcecastServer
 from pige_pipeline.recorder.multi_station import Recorder
 from pige_pipeline.recorder.station_loop import RecorderConfig
 from pige_pipeline.stations import Station
+from pige_pipeline.testing.icecast import IcecastServer
 
 from .helpers import Background, gaps, near, serving_since, spans, timeline
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pige_pipeline.icecast import IcecastServer, free_port
-from pige_pipeline.sources import singularity_tracks
+from pige_pipeline.testing.icecast import IcecastServer, free_port
+from pige_pipeline.testing.sources import singularity_tracks
 
 PIGE = Path(sys.executable).with_name("pige")
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from pige_pipeline.icecast import IcecastServer
 from pige_pipeline.recorder.multi_station import Recorder
 from pige_pipeline.recorder.nowplaying import read_nowplaying
 from pige_pipeline.recorder.station_loop import RecorderConfig
+from pige_pipeline.testing.icecast import IcecastServer
 
 from .helpers import Background, gaps, near, spans, write_yaml
 

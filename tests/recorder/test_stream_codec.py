@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from pige_pipeline.icecast import IcecastServer
 from pige_pipeline.recorder import station_loop
 from pige_pipeline.recorder.formats import (
     StreamCodec,
@@ -21,8 +20,9 @@ from pige_pipeline.recorder.formats import (
 from pige_pipeline.recorder.multi_station import Recorder
 from pige_pipeline.recorder.publish import incoming_dir
 from pige_pipeline.recorder.station_loop import RecorderConfig
-from pige_pipeline.sources import singularity_tracks
 from pige_pipeline.stations import Station
+from pige_pipeline.testing.icecast import IcecastServer
+from pige_pipeline.testing.sources import singularity_tracks
 
 from .helpers import Background, spans
 

@@ -12,7 +12,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from pige_pipeline.sources import french_prompts, singularity_tracks
+from pige_pipeline.testing.sources import french_prompts, singularity_tracks
 
 CLIP_S = 40  # seconds of music in each ordinary file: long enough for a fingerprint, short to decode
 LONG_S = 3 * 3600

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pige_pipeline.analytics import rebuild
-from pige_pipeline.analytics.synthetic import SyntheticData, build_synthetic_root, settings_for
+from pige_pipeline.testing.synthetic_year import SyntheticData, build_synthetic_root, settings_for
 from tests.demo.support import DemoRun, demo_run_once
 
 

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from pige_pipeline.analytics import connect, rebuild
-from pige_pipeline.analytics.synthetic import SyntheticData, settings_for
 from pige_pipeline.reports import airplay
 from pige_pipeline.reports.periods import Period
+from pige_pipeline.testing.synthetic_year import SyntheticData, settings_for
 
 DAYS = ["2026-01-30", "2026-01-31", "2026-02-01", "2026-02-02"]
 MONTHS = ["2026-01", "2026-02"]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from pige_pipeline.analytics.synthetic import SyntheticData
 from pige_pipeline.cli import app
+from pige_pipeline.testing.synthetic_year import SyntheticData
 
 runner = CliRunner()
 

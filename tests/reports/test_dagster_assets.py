@@ -6,7 +6,6 @@ from pathlib import Path
 
 import dagster as dg
 
-from pige_pipeline.analytics.synthetic import SyntheticData
 from pige_pipeline.definitions import defs
 from pige_pipeline.defs.analytics.assets import analytics
 from pige_pipeline.defs.reports.assets import (
@@ -18,6 +17,7 @@ from pige_pipeline.defs.reports.assets import (
     statistics,
 )
 from pige_pipeline.lib.resources import PigeResource
+from pige_pipeline.testing.synthetic_year import SyntheticData
 
 
 def test_assets_materialize(synthetic_copy: tuple[Path, SyntheticData]) -> None:

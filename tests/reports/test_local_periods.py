@@ -13,10 +13,16 @@ import pytest
 from typer.testing import CliRunner
 
 from pige_pipeline.analytics import connect, rebuild
-from pige_pipeline.analytics.synthetic import ForcedPlay, SyntheticData, generate, settings_for, write_hourly
 from pige_pipeline.cli import app
 from pige_pipeline.reports import airplay, coverage, daily_log
 from pige_pipeline.reports.periods import Period
+from pige_pipeline.testing.synthetic_year import (
+    ForcedPlay,
+    SyntheticData,
+    generate,
+    settings_for,
+    write_hourly,
+)
 
 STATION = "radio-a"  # Europe/Paris in the synthetic stations.yaml
 LATE_PLAY = ForcedPlay(STATION, "T00003", datetime(2026, 3, 31, 23, 30, tzinfo=UTC), 200.0)

@@ -1,7 +1,7 @@
 """The notebooks execute, plots included, so they cannot rot: on the demo data and on a synthetic year.
 
 The demo data root is what `pige demo --no-ui` leaves behind (one station, one hour: tests/demo),
-the data an analyst opens first; the synthetic root (pige_pipeline/analytics/synthetic.py) has many
+the data an analyst opens first; the synthetic root (pige_pipeline/testing/synthetic_year.py) has many
 stations over a year, where the groupings and plots have real work to do.
 """
 

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 from pige_pipeline.analytics import connect
-from pige_pipeline.analytics.synthetic import SyntheticData
 from pige_pipeline.reports import airplay, coverage, daily_log, dead_air, stats
 from pige_pipeline.reports.html import Section, render_page, table_html
 from pige_pipeline.reports.periods import Period
+from pige_pipeline.testing.synthetic_year import SyntheticData
 from tests.reports.browser import chromium
 
 pytestmark = pytest.mark.slow  # a browser, and every report of a synthetic month

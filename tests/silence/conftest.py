@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE
-from pige_pipeline.silence import synth
-from pige_pipeline.sources import asc_tracks, singularity_tracks
+from pige_pipeline.testing import silence_synth as synth
+from pige_pipeline.testing.sources import asc_tracks, singularity_tracks
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE
 from pige_pipeline.cli import app
 from pige_pipeline.silence import detect_silences, synth
-from pige_pipeline.sources import french_prompts
+from pige_pipeline.testing.sources import french_prompts
 
 
 def seconds(audio: np.ndarray, start: float, length: float, rate: int = ANALYSIS_SAMPLE_RATE) -> np.ndarray:

@@ -10,8 +10,8 @@ import pytest
 
 from pige_pipeline.silence import detect_silences, synth
 from pige_pipeline.silence.rows import silence_rows
-from pige_pipeline.sources import english_prompts, french_prompts
 from pige_pipeline.stations import SilenceSettings
+from pige_pipeline.testing.sources import english_prompts, french_prompts
 
 H = datetime(2026, 3, 1, 10, tzinfo=UTC)
 

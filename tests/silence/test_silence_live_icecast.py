@@ -15,15 +15,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pige_pipeline.icecast import IcecastServer
 from pige_pipeline.notify import Notifier, NotifySettings, Outbox, outbox_path
-from pige_pipeline.notify.loopback import LoopbackSMTP
 from pige_pipeline.recorder.multi_station import Recorder
 from pige_pipeline.recorder.station_loop import RecorderConfig
-from pige_pipeline.silence import synth
 from pige_pipeline.silence.live import BackgroundSender, LiveSilenceMonitor
-from pige_pipeline.sources import singularity_tracks
 from pige_pipeline.stations import Station
+from pige_pipeline.testing import silence_synth as synth
+from pige_pipeline.testing.icecast import IcecastServer
+from pige_pipeline.testing.loopback_smtp import LoopbackSMTP
+from pige_pipeline.testing.sources import singularity_tracks
 
 RATE = 44100
 

@@ -25,18 +25,18 @@ from pige_pipeline.chunks import decode_hour_pieces, load_hour_audio, require_pa
 from pige_pipeline.defs.recorder.jobs import recorder
 from pige_pipeline.defs.recorder.sensors import recorder_supervisor
 from pige_pipeline.hours import hour_start
-from pige_pipeline.icecast import IcecastServer
 from pige_pipeline.lib.resources import PigeResource
 from pige_pipeline.notify import Notifier
-from pige_pipeline.notify.loopback import LoopbackSMTP
 from pige_pipeline.parquet_store import write_asset_hour
 from pige_pipeline.recorder.state import read_states, request_stop
-from pige_pipeline.silence import synth
 from pige_pipeline.silence.alerts import dead_air_alert_rows
 from pige_pipeline.silence.rows import SILENCES_SCHEMA, silence_rows
-from pige_pipeline.sources import asc_tracks
 from pige_pipeline.stations import load_stations
 from pige_pipeline.store import list_chunks
+from pige_pipeline.testing import silence_synth as synth
+from pige_pipeline.testing.icecast import IcecastServer
+from pige_pipeline.testing.loopback_smtp import LoopbackSMTP
+from pige_pipeline.testing.sources import asc_tracks
 
 RATE = 44100
 

@@ -15,10 +15,10 @@ from pige_pipeline.defs.analysis.assets import audio_analysis
 from pige_pipeline.defs.chunks.assets import audio_chunks
 from pige_pipeline.defs.silence.assets import dead_air_alerts
 from pige_pipeline.lib.resources import PigeResource
-from pige_pipeline.notify.loopback import LoopbackSMTP
 from pige_pipeline.parquet_store import read_asset_hour
-from pige_pipeline.silence import synth
 from pige_pipeline.store import chunk_path
+from pige_pipeline.testing import silence_synth as synth
+from pige_pipeline.testing.loopback_smtp import LoopbackSMTP
 
 H = datetime(2026, 3, 2, 14, tzinfo=UTC)
 

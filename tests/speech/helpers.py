@@ -11,7 +11,7 @@ import dagster as dg
 import yaml
 
 from pige_pipeline.lib.resources import PigeResource, pige_resources
-from pige_pipeline.sources import FRENCH_SPEECH, singularity_tracks
+from pige_pipeline.testing.sources import FRENCH_SPEECH, singularity_tracks
 
 HOUR = datetime(2026, 11, 20, 10, tzinfo=UTC)
 KEY = "2026-11-20-10:00"

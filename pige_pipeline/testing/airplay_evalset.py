@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from pige_pipeline.audio.decode import decode_mono
-from pige_pipeline.sources import (
+from pige_pipeline.testing.sources import (
     asc_tracks,
     drascula_tracks,
     english_prompts,

@@ -186,7 +186,7 @@ def speech_with_pauses(
 
 def music_pool() -> list[Path]:
     """Real music from the Debian packages (sources.py), drascula deduplicated by track name."""
-    from pige_pipeline import sources
+    from pige_pipeline.testing import sources
 
     drascula: dict[str, Path] = {}
     for path in sources.drascula_tracks():
@@ -219,7 +219,7 @@ def labelled_programme(
     dead_seconds: tuple[float, float] = (2.5, 25.0),
 ) -> Programme:
     """Music, with dead air of every kind, quiet programme and speech pauses in between; labels known."""
-    from pige_pipeline import sources
+    from pige_pipeline.testing import sources
 
     rng = np.random.default_rng(seed)
     pool = music_pool()

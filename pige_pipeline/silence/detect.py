@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE, decode_mono
 from pige_pipeline.silence.sliding import moving_max, moving_mean, moving_min
@@ -270,7 +269,7 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 # Fine spectrum of a whole stretch: 16384 points at 11025 Hz are 0.67 Hz apart, enough to tell a
 # 98 Hz drone from a 100 Hz mains harmonic. At most this many segments are averaged.
 FINE_FFT = 16384
-FINE_SEGMENTS = 12
+FINE_SEGMENTS = 6
 MAINS_HZ = (50.0, 60.0)
 
 
@@ -278,7 +277,7 @@ MAINS_HZ = (50.0, 60.0)
 class Tonality:
     """How a stretch's power sits in its fine spectrum."""
 
-    tonal_share: float  # share of the power in spectral peaks (8x their neighbourhood's median)
+    tonal_share: float  # share of the power in spectral peaks (10x their neighbourhood's geometric mean)
     mains_hz: float | None  # 50 or 60 when most of the peak power is on its harmonics
     mains_share: float  # share of the peak power on the better mains frequency's harmonics
 
@@ -301,9 +300,11 @@ def tonality(samples: np.ndarray, sample_rate: int) -> Tonality:
     total = float(spec.sum())
     if total <= 0:
         return Tonality(0.0, None, 0.0)
-    half = 25  # +-17 Hz neighbourhood
-    local = np.median(sliding_window_view(np.pad(spec, half, mode="edge"), 2 * half + 1), axis=1)
-    peaks = spec > 8.0 * np.maximum(local, 1e-12)
+    # The neighbourhood's level (+-17 Hz): a geometric mean, which a few peak bins barely move, in
+    # O(n) (a running median cost 10 ms per stretch). Noise bins' geometric mean is ~0.56 of their mean.
+    log_spec = np.log(np.maximum(spec, total * 1e-15))
+    local = np.exp(moving_mean(log_spec, 51))
+    peaks = spec > 10.0 * local
     peak_power = float(spec[peaks].sum())
     tonal = peak_power / total
     best_hz, best = None, 0.0

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE
 from pige_pipeline.cli import app
-from pige_pipeline.silence import detect_silences, synth
+from pige_pipeline.silence import detect_silences
+from pige_pipeline.testing import silence_synth as synth
 from pige_pipeline.testing.sources import french_prompts
 
 

@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from pige_pipeline.silence import detect_silences, synth
+from pige_pipeline.silence import detect_silences
 from pige_pipeline.silence.rows import silence_rows
 from pige_pipeline.stations import SilenceSettings
+from pige_pipeline.testing import silence_synth as synth
 from pige_pipeline.testing.sources import english_prompts, french_prompts
 
 H = datetime(2026, 3, 1, 10, tzinfo=UTC)

@@ -11,9 +11,10 @@ import pytest
 
 from pige_pipeline.notify import Notification
 from pige_pipeline.recorder.live import LiveAudioSink
-from pige_pipeline.silence import live, synth
+from pige_pipeline.silence import live
 from pige_pipeline.silence.live import LiveSilenceMonitor
 from pige_pipeline.stations import Station
+from pige_pipeline.testing import silence_synth as synth
 
 RATE = 8000  # the recorder's live rate
 

@@ -125,7 +125,8 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     try:
         server_ps = psutil.Process(server.pid)
-        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as client:
+        # The first reads of a build are cold (file cache, DuckDB's metadata): give them time.
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=300) as client:
             for month in months[:2]:  # warm: the first query of a build attaches it
                 client.get("/plays", params={"station": stations[0], "limit": 100})
                 client.get(f"/statements/{month}/stations", params={"station": stations[0]})

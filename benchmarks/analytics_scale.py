@@ -41,7 +41,7 @@ from pige_pipeline.analytics.compaction import (
     hourly_assets,
     processed_day_path,
 )
-from pige_pipeline.gaps import Gap, append_gap
+from pige_pipeline.store.gaps import Gap, append_gap
 from pige_pipeline.testing.synthetic_year import (
     SyntheticData,
     generate,

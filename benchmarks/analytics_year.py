@@ -24,9 +24,9 @@ import pyarrow as pa
 from pige_pipeline.analytics import connect, rebuild
 from pige_pipeline.analytics.compaction import compact_asset
 from pige_pipeline.analytics.schemas import ASSET_SCHEMAS
-from pige_pipeline.parquet_store import write_asset_hour
 from pige_pipeline.reports import airplay
 from pige_pipeline.reports.periods import Period
+from pige_pipeline.store.parquet import write_asset_hour
 from pige_pipeline.testing.synthetic_year import generate, settings_for, write_compacted
 
 START = datetime(2025, 1, 1, tzinfo=UTC)

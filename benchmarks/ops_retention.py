@@ -22,12 +22,12 @@ import pyarrow as pa
 import yaml
 
 from pige_pipeline.hours import hour_start
-from pige_pipeline.ops.holds import LegalHold, add_hold
-from pige_pipeline.ops.retention import apply_retention, plan_retention
-from pige_pipeline.ops.storage import check_storage
-from pige_pipeline.parquet_store import write_asset_hour
+from pige_pipeline.maintenance.holds import LegalHold, add_hold
+from pige_pipeline.maintenance.retention import apply_retention, plan_retention
+from pige_pipeline.maintenance.storage import check_storage
 from pige_pipeline.stations import load_stations
-from pige_pipeline.store import chunk_path
+from pige_pipeline.store.chunks import chunk_path
+from pige_pipeline.store.parquet import write_asset_hour
 from pige_pipeline.testing.sources import singularity_tracks
 
 UTC_US = pa.timestamp("us", tz="UTC")

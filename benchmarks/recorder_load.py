@@ -24,8 +24,8 @@ import psutil
 import yaml
 
 from pige_pipeline.audio.probe import probe_audio
-from pige_pipeline.gaps import read_gaps
-from pige_pipeline.store import list_chunks
+from pige_pipeline.store.chunks import list_chunks
+from pige_pipeline.store.gaps import read_gaps
 from pige_pipeline.testing.icecast import IcecastServer
 from pige_pipeline.testing.sources import singularity_tracks
 

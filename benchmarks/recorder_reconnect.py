@@ -28,7 +28,7 @@ from pige_pipeline.recorder.multi_station import Recorder
 from pige_pipeline.recorder.publish import incoming_dir
 from pige_pipeline.recorder.station_loop import RecorderConfig
 from pige_pipeline.stations import Station
-from pige_pipeline.store import list_chunks
+from pige_pipeline.store.chunks import list_chunks
 from pige_pipeline.testing.icecast import IcecastServer
 from pige_pipeline.testing.sources import singularity_tracks
 

@@ -31,7 +31,7 @@ import redis
 
 from pige_pipeline.airplay.catalogue import load_catalogue
 from pige_pipeline.airplay.index import update_index
-from pige_pipeline.store import chunk_path
+from pige_pipeline.store.chunks import chunk_path
 from pige_pipeline.testing.sources import singularity_tracks
 from tests.scale.support import (
     HOUR,

@@ -183,7 +183,7 @@ def stop_recorder(h: Harness) -> None:
 
 def wait_recording(h: Harness, stations: list[str], timeout_s: float = 180.0) -> None:
     """Start the clock once every station has a chunk in the store: start-up is not an outage."""
-    from pige_pipeline.store import list_chunks
+    from pige_pipeline.store.chunks import list_chunks
 
     deadline = time.time() + timeout_s
     while any(not list_chunks(h.root, s) for s in stations):
@@ -213,7 +213,7 @@ def process_main(root: str, key: str) -> int:
     import dagster as dg
 
     from pige_pipeline.defs.airplay.assets import airplay_events, unknown_music
-    from pige_pipeline.defs.analysis.assets import audio_analysis
+    from pige_pipeline.defs.audio.assets import audio_analysis
     from pige_pipeline.defs.chunks.assets import audio_chunks
     from pige_pipeline.defs.silence.assets import dead_air_alerts
     from pige_pipeline.lib.resources import PigeResource
@@ -370,7 +370,7 @@ def inject(h: Harness, ice, kind: str, params: dict, stations: list[str], statio
             Fault(kind, stations, start, time.time(), f"pige record SIGKILLed, restarted after {down_s} s")
         )
     elif kind == "disk_to_reserve_then_full":
-        from pige_pipeline.ops.storage import StorageThresholds, check_storage
+        from pige_pipeline.maintenance.storage import StorageThresholds, check_storage
 
         total = shutil.disk_usage(h.root).total
         reserve = int(total * h.config.reserve_percent / 100)
@@ -554,9 +554,9 @@ def _overlap(spans: list[tuple[float, float]], a: float, b: float) -> float:
 
 def measure(h: Harness, stations, t0, t_end, hours, mail, before, after, HOUR) -> dict:  # noqa: ANN001, N803
     from pige_pipeline.audio.probe import AudioProbeError, probe_audio
-    from pige_pipeline.gaps import read_gaps
-    from pige_pipeline.parquet_store import read_asset_range
-    from pige_pipeline.store import list_chunks
+    from pige_pipeline.store.chunks import list_chunks
+    from pige_pipeline.store.gaps import read_gaps
+    from pige_pipeline.store.parquet import read_asset_range
 
     lo, hi = datetime.fromtimestamp(t0, UTC), datetime.fromtimestamp(t_end, UTC)
     holes, logged, corrupt, chunks, first_audio = {}, {}, [], 0, {}
@@ -625,7 +625,7 @@ def measure(h: Harness, stations, t0, t_end, hours, mail, before, after, HOUR) -
     litter = [str(p) for p in (h.root / "parquet").rglob("*.tmp")]
     changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
     manifests_ok = True
-    from pige_pipeline.parquet_store import read_manifest
+    from pige_pipeline.store.parquet import read_manifest
 
     for hour in hours:
         for asset in SOAK_ASSETS:

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from pige_pipeline.gaps import Gap
+from pige_pipeline.store.gaps import Gap
 
 TS = pa.timestamp("us", tz="UTC")
 _LINES_SCHEMA = pa.schema(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from pige_pipeline.chunks import AUDIO_CHUNKS_SCHEMA
+from pige_pipeline.store.hour_audio import AUDIO_CHUNKS_SCHEMA
 
 TS = pa.timestamp("us", tz="UTC")
 _KEY = [("station", pa.string()), ("hour", TS)]

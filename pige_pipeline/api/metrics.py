@@ -24,13 +24,13 @@ from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from pige_pipeline.gaps import read_gaps
+from pige_pipeline.maintenance.storage import check_storage
 from pige_pipeline.notify.outbox import outbox_path
-from pige_pipeline.ops.storage import check_storage
 from pige_pipeline.recorder.state import RecorderState, read_states
 from pige_pipeline.settings import PigeSettings
 from pige_pipeline.stations import StationsFileError, load_stations
-from pige_pipeline.store import list_chunks, stations_in_store
+from pige_pipeline.store.chunks import list_chunks, stations_in_store
+from pige_pipeline.store.gaps import read_gaps
 
 log = logging.getLogger(__name__)
 PENDING_WINDOW = timedelta(hours=48)

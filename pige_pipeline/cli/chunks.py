@@ -18,8 +18,8 @@ from pige_pipeline.cli.common import (
 )
 from pige_pipeline.cli.progress import progress_bar
 from pige_pipeline.hours import utc
-from pige_pipeline.importer import ROTTER_PATTERNS, PatternError, import_archive
-from pige_pipeline.store import list_chunks
+from pige_pipeline.store.chunks import list_chunks
+from pige_pipeline.store.importer import ROTTER_PATTERNS, PatternError, import_archive
 
 chunks_app = typer.Typer(help="The chunk store of recorded audio.", no_args_is_help=True)
 

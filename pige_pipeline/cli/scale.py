@@ -59,7 +59,7 @@ def _export_settings(data_root: Path | None, stations: Path | None) -> Any:
 
 
 def _station_table(data_root: Path, hour: datetime, assets: list[str]) -> list[str]:
-    from pige_pipeline.parquet_store import read_manifest
+    from pige_pipeline.store.parquet import read_manifest
 
     manifests = {a: m for a in assets if (m := read_manifest(data_root, a, hour)) is not None}
     stations = sorted({sid for m in manifests.values() for sid in (m.get("steps") or {})})

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from pige_pipeline.demo.programme import build_programme, demo_catalogue, write_catalogue_csv
 from pige_pipeline.hours import hour_start, partition_key_for
-from pige_pipeline.importer import import_archive
 from pige_pipeline.settings import REPO_ROOT, PigeSettings
+from pige_pipeline.store.importer import import_archive
 
 DEMO_STATION = "demo-fm"
 DEMO_ICECAST_PORT = 8765

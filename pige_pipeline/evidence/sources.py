@@ -1,6 +1,6 @@
 """Which chunk files hold a span of a station's time line, and the analytics columns that record it.
 
-A chunk file is named by the UTC start of its audio (pige_pipeline/store.py); the file that holds an
+A chunk file is named by the UTC start of its audio (pige_pipeline/store/chunks.py); the file that holds an
 instant is the last one that starts at or before it, and a file is taken to run until the next one
 starts. Durations are not probed here (a year of plays would mean millions of ffprobe calls): a file
 that stops early, before a recording gap, is found out when a clip is cut (`clip.py`).
@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from pige_pipeline.evidence.model import ChunkSpan
 from pige_pipeline.hours import utc
-from pige_pipeline.store import chunk_dir, parse_chunk_name
+from pige_pipeline.store.chunks import chunk_dir, parse_chunk_name
 
 SOURCE_COLUMNS = (("source_files", "VARCHAR"), ("source_start_s", "DOUBLE"), ("source_end_s", "DOUBLE"))
 SEPARATOR = ";"

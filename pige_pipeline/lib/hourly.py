@@ -26,16 +26,16 @@ import dagster as dg
 import pandas as pd
 import pyarrow as pa
 
-from pige_pipeline.chunks import NoAudioError
 from pige_pipeline.data_root import DataRootMismatchError, check_data_root, ensure_data_root_id
 from pige_pipeline.hours import hour_from_partition_key
 from pige_pipeline.lib.partitions import hourly_partitions
 from pige_pipeline.lib.resources import PigeResource
-from pige_pipeline.parquet_store import asset_hour_path, write_asset_hour, write_manifest
 from pige_pipeline.scale.settings import AUDIO_QUEUE
 from pige_pipeline.settings import PigeSettings
 from pige_pipeline.stations import Station
-from pige_pipeline.store import hour_chunks_digest
+from pige_pipeline.store.chunks import hour_chunks_digest
+from pige_pipeline.store.hour_audio import NoAudioError
+from pige_pipeline.store.parquet import asset_hour_path, write_asset_hour, write_manifest
 
 # Every station-hour asset carries this tag; the `process_hour` job selects them by it.
 HOURLY_TAG = "pige/station_hour"

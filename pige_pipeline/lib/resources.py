@@ -15,7 +15,7 @@ from pige_pipeline.stations import StationsFile, load_stations
 
 if TYPE_CHECKING:  # heavy or domain imports stay out of the code location's start-up
     from pige_pipeline.llm import OllamaSettings
-    from pige_pipeline.ops.storage import StorageThresholds
+    from pige_pipeline.maintenance.storage import StorageThresholds
     from pige_pipeline.speech.settings import WhisperSettings
     from pige_pipeline.speech.transcribe import Transcriber
 
@@ -100,7 +100,7 @@ class StorageHealthResource(dg.ConfigurableResource):
     )
 
     def thresholds(self) -> StorageThresholds:
-        from pige_pipeline.ops.storage import StorageThresholds
+        from pige_pipeline.maintenance.storage import StorageThresholds
 
         base = StorageThresholds.from_env()
         values = {}

@@ -14,13 +14,13 @@ from pige_pipeline.airplay.index import CatalogueIndex, load_index, update_index
 from pige_pipeline.airplay.matcher import DEFAULT_PARAMS, Play, match_hour
 from pige_pipeline.airplay.music_likeness import profile_from_row
 from pige_pipeline.airplay.unknown import UNKNOWN_MUSIC_SCHEMA, Piece, UnknownStore, unknown_rows
-from pige_pipeline.chunks import NoAudioError
 from pige_pipeline.hours import HOUR
 from pige_pipeline.lib.hourly import StationHour, station_hour_asset
 from pige_pipeline.lib.resources import PigeResource
-from pige_pipeline.parquet_store import read_asset_hour
 from pige_pipeline.settings import PigeSettings
 from pige_pipeline.stations import Station
+from pige_pipeline.store.hour_audio import NoAudioError
+from pige_pipeline.store.parquet import read_asset_hour
 
 log = logging.getLogger(__name__)
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pige_pipeline.chunks import AUDIO_CHUNKS_SCHEMA, audio_chunk_row, load_hour_audio
 from pige_pipeline.lib.hourly import StationHour, StationOutput, station_hour_asset
+from pige_pipeline.store.hour_audio import AUDIO_CHUNKS_SCHEMA, audio_chunk_row, load_hour_audio
 
 
 def _audio_chunk(sh: StationHour, _shared: object) -> StationOutput:

@@ -21,9 +21,14 @@ from pige_pipeline.data_root import ensure_data_root_id
 from pige_pipeline.hours import HOUR, hour_start, partition_key_for
 from pige_pipeline.lib.hourly import DATA_ROOT_TAG, HOURLY_TAG
 from pige_pipeline.lib.resources import PigeResource
-from pige_pipeline.parquet_store import read_manifest
 from pige_pipeline.stations import StationsFileError
-from pige_pipeline.store import chunks_changed_since, hour_chunks, hour_chunks_digest, stations_in_store
+from pige_pipeline.store.chunks import (
+    chunks_changed_since,
+    hour_chunks,
+    hour_chunks_digest,
+    stations_in_store,
+)
+from pige_pipeline.store.parquet import read_manifest
 
 # More missing hours than this in one tick are launched as one backfill instead of one run each.
 BACKFILL_AFTER_HOURS = int(os.environ.get("PIGE_BACKFILL_AFTER_HOURS", "6"))

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from pige_pipeline.lib.executor import executor_for
-from pige_pipeline.ops.housekeeping import STEP_OUTPUTS
+from pige_pipeline.maintenance.housekeeping import STEP_OUTPUTS
 from pige_pipeline.scale.settings import ScaleSettings
 from pige_pipeline.settings import PigeSettings
 

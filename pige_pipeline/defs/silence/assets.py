@@ -7,7 +7,6 @@ from typing import Any
 import dagster as dg
 
 from pige_pipeline.airplay.index import load_index
-from pige_pipeline.chunks import NoAudioError
 from pige_pipeline.lib.hourly import StationHour, StationOutput, station_hour_asset
 from pige_pipeline.notify import Notifier
 from pige_pipeline.settings import PigeSettings
@@ -16,6 +15,7 @@ from pige_pipeline.silence.classify import classify_rules
 from pige_pipeline.silence.llm import llm_classifier_from_env
 from pige_pipeline.silence.reference import reference_from_index_tracks
 from pige_pipeline.stations import Station
+from pige_pipeline.store.hour_audio import NoAudioError
 
 
 def _setup(

@@ -10,8 +10,8 @@ import dagster as dg
 from pige_pipeline.hours import partition_key_for
 from pige_pipeline.lib.resources import LLMResource, PigeResource
 from pige_pipeline.llm import ollama_reachable
-from pige_pipeline.parquet_store import read_asset_range
 from pige_pipeline.speech.summarise import needs_redo
+from pige_pipeline.store.parquet import read_asset_range
 
 # Look this far back for offline rows, and launch at most this many runs per tick, so that a long
 # outage is caught up gradually instead of flooding the run queue.

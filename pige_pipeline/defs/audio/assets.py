@@ -9,9 +9,9 @@ from typing import Any
 
 from pige_pipeline.airplay import FINGERPRINTS_SCHEMA, fingerprint_rows
 from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE
-from pige_pipeline.chunks import decode_hour_pieces, load_hour_audio, require_parts
 from pige_pipeline.lib.hourly import HourlyOutput, StationFailure, StationHour, station_hour_multi_asset
 from pige_pipeline.silence.rows import SILENCES_SCHEMA, silence_rows
+from pige_pipeline.store.hour_audio import decode_hour_pieces, load_hour_audio, require_parts
 
 
 def _guarded(fn: Callable[[], Any]) -> Any:

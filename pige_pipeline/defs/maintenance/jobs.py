@@ -4,13 +4,13 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from pige_pipeline.defs.ops.housekeeping import DEFAULT_FAILED_RUN_DAYS, delete_runs, old_failed_runs
+from pige_pipeline.defs.maintenance.housekeeping import DEFAULT_FAILED_RUN_DAYS, delete_runs, old_failed_runs
 from pige_pipeline.lib.alerting import send_ops_alert
 from pige_pipeline.lib.resources import PigeResource
-from pige_pipeline.ops.holds import LegalHoldError
-from pige_pipeline.ops.housekeeping import find_stale_files, remove_stale_files
-from pige_pipeline.ops.retention import apply_retention, plan_retention
-from pige_pipeline.ops.storage import human_bytes
+from pige_pipeline.maintenance.holds import LegalHoldError
+from pige_pipeline.maintenance.housekeeping import find_stale_files, remove_stale_files
+from pige_pipeline.maintenance.retention import apply_retention, plan_retention
+from pige_pipeline.maintenance.storage import human_bytes
 from pige_pipeline.stations import StationsFileError
 
 OPS_TAGS = {"pige/role": "ops"}

@@ -4,7 +4,7 @@ import dagster as dg
 
 from pige_pipeline.lib.alerting import send_ops_alert
 from pige_pipeline.lib.resources import PigeResource, StorageHealthResource
-from pige_pipeline.ops.storage import check_storage, history_path, human_bytes
+from pige_pipeline.maintenance.storage import check_storage, history_path, human_bytes
 
 STORAGE_CHECK = "enough_days_of_recording"
 

@@ -2,14 +2,14 @@
 
 import dagster as dg
 
-from pige_pipeline.defs.ops.assets import storage_health
-from pige_pipeline.defs.ops.jobs import housekeeping_job, retention_job, storage_health_job
-from pige_pipeline.defs.ops.schedules import (
+from pige_pipeline.defs.maintenance.assets import storage_health
+from pige_pipeline.defs.maintenance.jobs import housekeeping_job, retention_job, storage_health_job
+from pige_pipeline.defs.maintenance.schedules import (
     housekeeping_schedule,
     retention_schedule,
     storage_health_schedule,
 )
-from pige_pipeline.defs.ops.sensors import recorder_runtime_exemption
+from pige_pipeline.defs.maintenance.sensors import recorder_runtime_exemption
 
 defs = dg.Definitions(
     assets=[storage_health],

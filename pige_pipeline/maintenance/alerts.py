@@ -17,7 +17,7 @@ import pandas as pd
 
 from pige_pipeline.hours import utc
 from pige_pipeline.jsonl import append_record, read_records
-from pige_pipeline.parquet_store import read_asset_range
+from pige_pipeline.store.parquet import read_asset_range
 
 DEAD_AIR_ASSET = "dead_air_alerts"
 CLOSED_STATUSES = frozenset({"acknowledged", "closed"})

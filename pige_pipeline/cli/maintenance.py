@@ -17,11 +17,18 @@ from pige_pipeline.cli.common import (
     resolve_settings,
 )
 from pige_pipeline.hours import utc
-from pige_pipeline.ops.alerts import acknowledge_alert
-from pige_pipeline.ops.holds import ALL_STATIONS, LegalHold, LegalHoldError, add_hold, load_holds, remove_hold
-from pige_pipeline.ops.housekeeping import find_stale_files, remove_stale_files
-from pige_pipeline.ops.retention import apply_retention, plan_retention, read_deletion_log
-from pige_pipeline.ops.storage import StorageThresholds, check_storage, human_bytes
+from pige_pipeline.maintenance.alerts import acknowledge_alert
+from pige_pipeline.maintenance.holds import (
+    ALL_STATIONS,
+    LegalHold,
+    LegalHoldError,
+    add_hold,
+    load_holds,
+    remove_hold,
+)
+from pige_pipeline.maintenance.housekeeping import find_stale_files, remove_stale_files
+from pige_pipeline.maintenance.retention import apply_retention, plan_retention, read_deletion_log
+from pige_pipeline.maintenance.storage import StorageThresholds, check_storage, human_bytes
 
 retention_app = typer.Typer(
     help="Delete audio older than each station's retention_days.", no_args_is_help=True
@@ -250,7 +257,7 @@ def housekeeping(
     # Imported here: the rest of the command needs no Dagster instance.
     import dagster as dg
 
-    from pige_pipeline.defs.ops.housekeeping import delete_runs, old_failed_runs
+    from pige_pipeline.defs.maintenance.housekeeping import delete_runs, old_failed_runs
 
     with dg.DagsterInstance.get() as instance:
         run_ids = old_failed_runs(instance, timedelta(days=failed_run_days))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pige_pipeline.defs.ops.jobs import housekeeping_job, retention_job, storage_health_job
+from pige_pipeline.defs.maintenance.jobs import housekeeping_job, retention_job, storage_health_job
 
 retention_schedule = dg.ScheduleDefinition(
     name="retention_daily",

@@ -3,7 +3,7 @@
 Every pige writer writes to a hidden temporary name and renames (store.publish_chunk, parquet_store,
 the analytics rebuild); a crash leaves the `.…tmp` file behind. Recorder pid files name a process that
 may no longer exist. Both are removed once older than a grace period, so that a writer still busy with
-its temporary file is never disturbed. Failed Dagster runs are cleaned in `pige_pipeline.defs.ops`.
+its temporary file is never disturbed. Failed Dagster runs are cleaned in `pige_pipeline.defs.maintenance`.
 """
 
 from __future__ import annotations

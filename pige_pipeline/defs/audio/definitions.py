@@ -2,6 +2,6 @@
 
 import dagster as dg
 
-from pige_pipeline.defs.analysis.assets import audio_analysis
+from pige_pipeline.defs.audio.assets import audio_analysis
 
 defs = dg.Definitions(assets=[audio_analysis])

@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pige_pipeline.audio.probe import AudioProbeError, probe_audio
-from pige_pipeline.gaps import Gap, append_gap, gap_log_path, read_gap_log
 from pige_pipeline.recorder.groups import in_groups
 from pige_pipeline.recorder.live import LiveAudioSink, LiveDispatcher
 from pige_pipeline.recorder.orphans import salvage_orphans, stop_orphans
@@ -28,7 +27,8 @@ from pige_pipeline.recorder.state import (
 )
 from pige_pipeline.recorder.station_loop import RecorderConfig, StationRecorder, StationStats
 from pige_pipeline.stations import Station, StationsFileError, check_stream_url
-from pige_pipeline.store import list_chunks
+from pige_pipeline.store.chunks import list_chunks
+from pige_pipeline.store.gaps import Gap, append_gap, gap_log_path, read_gap_log
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from hypothesis import settings
 
-from pige_pipeline.store import chunk_path
+from pige_pipeline.store.chunks import chunk_path
 from pige_pipeline.testing.sources import singularity_tracks
 
 

@@ -2,8 +2,8 @@
 
 Only audio files of the chunk store are ever deleted. Parquet, reports, analytics and state are
 derived data and are never touched. A chunk is kept, whatever its age, when
-- a legal hold covers it (`pige_pipeline.ops.holds`),
-- it lies within 1 h of an open dead-air alert of its station (`pige_pipeline.ops.alerts`),
+- a legal hold covers it (`pige_pipeline.maintenance.holds`),
+- it lies within 1 h of an open dead-air alert of its station (`pige_pipeline.maintenance.alerts`),
 - its station is not in stations.yaml (nobody said how long to keep it), or its alerts cannot be read.
 Every deletion is appended to `{data_root}/state/retention/deletions-YYYY-MM.jsonl`.
 """
@@ -17,10 +17,15 @@ from pathlib import Path
 
 from pige_pipeline.hours import HOUR, hour_start, utc
 from pige_pipeline.jsonl import append_record, read_records
-from pige_pipeline.ops.alerts import AlertsUnreadableError, AlertWindow, open_alert_windows, read_acknowledged
-from pige_pipeline.ops.holds import LegalHold, load_holds
+from pige_pipeline.maintenance.alerts import (
+    AlertsUnreadableError,
+    AlertWindow,
+    open_alert_windows,
+    read_acknowledged,
+)
+from pige_pipeline.maintenance.holds import LegalHold, load_holds
 from pige_pipeline.stations import StationsFile
-from pige_pipeline.store import list_chunks, stations_in_store
+from pige_pipeline.store.chunks import list_chunks, stations_in_store
 
 # A chunk file holds at most its hour, plus the few minutes a recorder rotation overlaps into the next
 # one. Counting that margin means a file is judged by the latest audio it can contain.

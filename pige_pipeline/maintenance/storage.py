@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pige_pipeline.hours import utc
-from pige_pipeline.store import list_chunks, stations_in_store
+from pige_pipeline.store.chunks import list_chunks, stations_in_store
 
 HISTORY_KEEP = timedelta(days=35)
 GROWTH_WINDOW = timedelta(days=2)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pige_pipeline.audio.probe import AudioProbeError, probe_audio
 from pige_pipeline.hours import utc
-from pige_pipeline.store import chunk_path, publish_chunk
+from pige_pipeline.store.chunks import chunk_path, publish_chunk
 
 log = logging.getLogger(__name__)
 

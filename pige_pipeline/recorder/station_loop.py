@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pige_pipeline.audio.probe import AudioProbeError, probe_audio
-from pige_pipeline.gaps import Gap, append_gap
 from pige_pipeline.hours import utc
 from pige_pipeline.recorder.command import (
     DEMUXERS,
@@ -53,6 +52,7 @@ from pige_pipeline.recorder.state import (
     write_json_atomic,
 )
 from pige_pipeline.stations import Station, check_stream_url
+from pige_pipeline.store.gaps import Gap, append_gap
 
 if TYPE_CHECKING:  # the recorder owns its stations' loops; only its type is needed here
     from pige_pipeline.recorder.multi_station import Recorder

@@ -16,7 +16,7 @@ import pandas as pd
 
 from pige_pipeline.reports.html import Section, figure_png, render_page, table_html
 from pige_pipeline.reports.output import ReportOutput, report_dir, write_report
-from pige_pipeline.store import parse_chunk_name
+from pige_pipeline.store.chunks import parse_chunk_name
 
 REPORT = "stats"
 

@@ -23,7 +23,6 @@ import pyarrow as pa
 from pige_pipeline.hours import HOUR, hour_start
 from pige_pipeline.intervals import Event, Segment, stitch
 from pige_pipeline.notify import DeliveryState, Notification, Notifier
-from pige_pipeline.parquet_store import asset_hour_path, read_asset_hour
 from pige_pipeline.silence.classify import (
     Classification,
     DeadAirEvent,
@@ -33,6 +32,7 @@ from pige_pipeline.silence.classify import (
 )
 from pige_pipeline.silence.reference import ReferenceAudio
 from pige_pipeline.stations import SilenceSettings, Station
+from pige_pipeline.store.parquet import asset_hour_path, read_asset_hour
 
 CONTEXT_S = 5.0
 # Segments of one silence on both sides of an hour boundary touch; a recorder restart may leave a hair.

@@ -10,15 +10,15 @@ import numpy as np
 import pandas as pd
 
 from pige_pipeline.audio.decode import SPEECH_SAMPLE_RATE
-from pige_pipeline.chunks import NoAudioError, decode_hour_pieces, load_hour_audio, require_parts
 from pige_pipeline.hours import hour_start
 from pige_pipeline.llm import OllamaSettings
-from pige_pipeline.parquet_store import read_asset_hour
 from pige_pipeline.speech.mentions import find_mentions
 from pige_pipeline.speech.summarise import summarise_hour
 from pige_pipeline.speech.timeline import TimelineSpan, hour_timeline, timeline_rows
 from pige_pipeline.speech.transcribe import Transcriber, Transcription, transcript_rows
 from pige_pipeline.stations import Station
+from pige_pipeline.store.hour_audio import NoAudioError, decode_hour_pieces, load_hour_audio, require_parts
+from pige_pipeline.store.parquet import read_asset_hour
 
 
 @dataclass

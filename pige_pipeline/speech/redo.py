@@ -15,12 +15,12 @@ from datetime import datetime
 import pandas as pd
 
 from pige_pipeline.llm import LLMError, OllamaSettings, ollama_reachable
-from pige_pipeline.parquet_store import read_asset_range, write_asset_hour
 from pige_pipeline.settings import PigeSettings
 from pige_pipeline.speech.hour import summary_for_hour
 from pige_pipeline.speech.schemas import SUMMARIES_SCHEMA
 from pige_pipeline.speech.summarise import redo_keys
 from pige_pipeline.stations import StationsFile
+from pige_pipeline.store.parquet import read_asset_range, write_asset_hour
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pige_pipeline.models import ensure_whisper_base
 from pige_pipeline.settings import model_from_env
+from pige_pipeline.speech.whisper_model import ensure_whisper_base
 
 # Names faster-whisper resolves through the Hugging Face cache; with local_files_only they only work if
 # the model was cached beforehand, never by downloading.

@@ -17,8 +17,8 @@ import numpy as np
 from faster_whisper.vad import VadOptions, get_speech_timestamps
 
 from pige_pipeline.audio.decode import SPEECH_SAMPLE_RATE
-from pige_pipeline.chunks import HOUR_S
-from pige_pipeline.parquet_store import read_asset_hour
+from pige_pipeline.store.hour_audio import HOUR_S
+from pige_pipeline.store.parquet import read_asset_hour
 
 Span = tuple[float, float]
 

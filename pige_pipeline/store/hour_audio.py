@@ -11,9 +11,9 @@ import pyarrow as pa
 
 from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE, decode_mono
 from pige_pipeline.audio.probe import AudioInfo, AudioProbeError, probe_audio
-from pige_pipeline.gaps import Gap, read_gaps
 from pige_pipeline.hours import HOUR, hour_start
-from pige_pipeline.store import HourPart, assemble_hour, hour_chunks
+from pige_pipeline.store.chunks import HourPart, assemble_hour, hour_chunks
+from pige_pipeline.store.gaps import Gap, read_gaps
 
 HOUR_S = HOUR.total_seconds()
 # An hour with less than this share recorded is "short" and fails the audio_chunks check.

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pige_pipeline.audio.probe import AudioProbeError, probe_audio
 from pige_pipeline.hours import utc
-from pige_pipeline.store import AUDIO_EXTENSIONS, chunk_path
+from pige_pipeline.store.chunks import AUDIO_EXTENSIONS, chunk_path
 
 # rotter's archive layouts (rotter -L ...); `hierarchy` is its default. rotter names files in local
 # time unless run with -u, so the importer converts from the station's timezone.

@@ -22,10 +22,10 @@ import yaml
 
 from pige_pipeline.analytics.compaction import compacted_day_path, processed_day_path
 from pige_pipeline.analytics.schemas import ASSET_SCHEMAS
-from pige_pipeline.gaps import CAUSES, Gap, append_gap
 from pige_pipeline.hours import hour_start
-from pige_pipeline.parquet_store import write_asset_hour
 from pige_pipeline.settings import PigeSettings
+from pige_pipeline.store.gaps import CAUSES, Gap, append_gap
+from pige_pipeline.store.parquet import write_asset_hour
 
 HOUR_US = 3_600_000_000
 SECOND_US = 1_000_000

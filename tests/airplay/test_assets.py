@@ -20,7 +20,7 @@ from pige_pipeline.audio.decode import decode_mono
 from pige_pipeline.defs.airplay.assets import airplay_events, catalogue, unknown_music
 from pige_pipeline.hours import partition_key_for
 from pige_pipeline.lib.resources import PigeResource
-from pige_pipeline.parquet_store import read_asset_hour, read_asset_range, write_asset_hour
+from pige_pipeline.store.parquet import read_asset_hour, read_asset_range, write_asset_hour
 
 from .conftest import RATE, Catalogue, speech
 

@@ -28,7 +28,7 @@ from pige_pipeline.audio.decode import decode_mono
 from pige_pipeline.defs.airplay.assets import airplay_events
 from pige_pipeline.hours import partition_key_for
 from pige_pipeline.lib.resources import PigeResource
-from pige_pipeline.parquet_store import write_asset_hour
+from pige_pipeline.store.parquet import write_asset_hour
 from pige_pipeline.testing.sources import singularity_tracks
 from pige_pipeline.testing.synthetic_year import settings_for
 

@@ -19,9 +19,9 @@ import pytest
 import yaml
 
 from pige_pipeline.hours import hour_start, partition_key_for
-from pige_pipeline.parquet_store import read_asset_hour
 from pige_pipeline.recorder.nowplaying import read_nowplaying
-from pige_pipeline.store import list_chunks
+from pige_pipeline.store.chunks import list_chunks
+from pige_pipeline.store.parquet import read_asset_hour
 from pige_pipeline.testing.icecast import IcecastServer
 
 from .conftest import Catalogue, ffmpeg
@@ -36,7 +36,7 @@ PROCESS_HOURS = """
 import sys
 import dagster as dg
 from pige_pipeline.defs.airplay.assets import airplay_events, catalogue
-from pige_pipeline.defs.analysis.assets import audio_analysis
+from pige_pipeline.defs.audio.assets import audio_analysis
 from pige_pipeline.lib.resources import pige_resources
 
 resources = pige_resources()

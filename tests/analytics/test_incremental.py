@@ -27,9 +27,9 @@ from pige_pipeline.analytics.regions import base_days, extend_keys, runs
 from pige_pipeline.analytics.schemas import ASSET_SCHEMAS
 from pige_pipeline.cli import app
 from pige_pipeline.defs.analytics.assets import analytics
-from pige_pipeline.gaps import Gap, append_gap
 from pige_pipeline.lib.resources import PigeResource
-from pige_pipeline.parquet_store import asset_hour_path, read_asset_hour, write_asset_hour
+from pige_pipeline.store.gaps import Gap, append_gap
+from pige_pipeline.store.parquet import asset_hour_path, read_asset_hour, write_asset_hour
 from pige_pipeline.testing.synthetic_year import ForcedPlay, generate, settings_for, write_hourly
 
 START = datetime(2026, 3, 1, 18, tzinfo=UTC)

@@ -12,8 +12,8 @@ import pytest
 from pige_pipeline.analytics import AnalyticsNotBuiltError, build_info, connect, rebuild
 from pige_pipeline.analytics.compaction import compacted_day_path
 from pige_pipeline.analytics.schemas import ASSET_SCHEMAS
-from pige_pipeline.gaps import gap_log_path
-from pige_pipeline.parquet_store import asset_hour_path, read_asset_hour, write_asset_hour
+from pige_pipeline.store.gaps import gap_log_path
+from pige_pipeline.store.parquet import asset_hour_path, read_asset_hour, write_asset_hour
 from pige_pipeline.testing.synthetic_year import SyntheticData, settings_for
 
 

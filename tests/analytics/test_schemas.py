@@ -9,7 +9,6 @@ from pige_pipeline.airplay.events import AIRPLAY_EVENTS_SCHEMA
 from pige_pipeline.airplay.fingerprint import FINGERPRINTS_SCHEMA
 from pige_pipeline.airplay.unknown import UNKNOWN_MUSIC_SCHEMA
 from pige_pipeline.analytics.schemas import ASSET_SCHEMAS
-from pige_pipeline.chunks import AUDIO_CHUNKS_SCHEMA
 from pige_pipeline.silence.alerts import DEAD_AIR_ALERTS_SCHEMA
 from pige_pipeline.silence.rows import SILENCES_SCHEMA
 from pige_pipeline.speech.schemas import (
@@ -18,6 +17,7 @@ from pige_pipeline.speech.schemas import (
     SUMMARIES_SCHEMA,
     TRANSCRIPTS_SCHEMA,
 )
+from pige_pipeline.store.hour_audio import AUDIO_CHUNKS_SCHEMA
 
 WRITTEN = {
     "audio_chunks": AUDIO_CHUNKS_SCHEMA,

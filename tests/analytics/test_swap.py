@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pige_pipeline.analytics import connect, rebuild
 from pige_pipeline.analytics.schemas import ASSET_SCHEMAS
-from pige_pipeline.parquet_store import read_asset_hour, write_asset_hour
+from pige_pipeline.store.parquet import read_asset_hour, write_asset_hour
 from pige_pipeline.testing.synthetic_year import SyntheticData, settings_for
 
 READER = """

@@ -18,10 +18,10 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from pige_pipeline.gaps import Gap, append_gap
-from pige_pipeline.ops.storage import StorageSample, record_sample, sample_disk
+from pige_pipeline.maintenance.storage import StorageSample, record_sample, sample_disk
 from pige_pipeline.recorder.state import RecorderState, write_state
 from pige_pipeline.settings import REPO_ROOT
+from pige_pipeline.store.gaps import Gap, append_gap
 from tests.api.support import DEMO, OTHER, ApiServer, Tokens, free_port
 
 pytestmark = pytest.mark.slow

@@ -26,8 +26,8 @@ import pandas as pd
 import pytest
 
 from pige_pipeline.analytics import build_info, connect
-from pige_pipeline.parquet_store import asset_hour_path, read_asset_hour
 from pige_pipeline.stations import load_stations
+from pige_pipeline.store.parquet import asset_hour_path, read_asset_hour
 from tests.demo.support import DEMO_STATION, DemoRun
 
 pytestmark = pytest.mark.slow

@@ -27,7 +27,7 @@ import pytest
 from pige_pipeline.audio.probe import probe_audio
 from pige_pipeline.demo.run import DEMO_ICECAST_PORT, DEMO_STATION
 from pige_pipeline.settings import REPO_ROOT
-from pige_pipeline.store import list_chunks
+from pige_pipeline.store.chunks import list_chunks
 from pige_pipeline.testing.icecast import free_port
 from tests.demo.support import DemoRun, demo_environment
 

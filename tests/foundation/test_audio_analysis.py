@@ -7,12 +7,12 @@ import dagster as dg
 import numpy as np
 import pytest
 
-from pige_pipeline.chunks import decode_hour_pieces, load_hour_audio
-from pige_pipeline.defs.analysis.assets import audio_analysis
+from pige_pipeline.defs.audio.assets import audio_analysis
 from pige_pipeline.defs.chunks.assets import audio_chunks
 from pige_pipeline.lib.resources import PigeResource
-from pige_pipeline.parquet_store import read_asset_hour
-from pige_pipeline.store import chunk_path
+from pige_pipeline.store.chunks import chunk_path
+from pige_pipeline.store.hour_audio import decode_hour_pieces, load_hour_audio
+from pige_pipeline.store.parquet import read_asset_hour
 from tests.conftest import loop_audio
 
 HOUR = datetime(2026, 11, 20, 10, tzinfo=UTC)

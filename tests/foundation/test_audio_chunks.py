@@ -7,10 +7,10 @@ import dagster as dg
 import pytest
 
 from pige_pipeline.defs.chunks.assets import audio_chunks
-from pige_pipeline.gaps import Gap, append_gap
 from pige_pipeline.lib.resources import PigeResource
-from pige_pipeline.parquet_store import read_asset_hour, read_manifest
-from pige_pipeline.store import chunk_path
+from pige_pipeline.store.chunks import chunk_path
+from pige_pipeline.store.gaps import Gap, append_gap
+from pige_pipeline.store.parquet import read_asset_hour, read_manifest
 
 HOUR = datetime(2026, 11, 20, 10, tzinfo=UTC)
 KEY = "2026-11-20-10:00"

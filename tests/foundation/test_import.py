@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from pige_pipeline.cli import app
-from pige_pipeline.importer import PatternError, compile_pattern, import_archive
-from pige_pipeline.store import chunk_path, list_chunks
+from pige_pipeline.store.chunks import chunk_path, list_chunks
+from pige_pipeline.store.importer import PatternError, compile_pattern, import_archive
 
 
 def test_rotter_hierarchy_in_local_time(tmp_path: Path, data_root: Path, music_clip: Path) -> None:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from pige_pipeline.gaps import Gap, append_gap, gap_log_path, read_gaps
 from pige_pipeline.jsonl import append_record, read_records
+from pige_pipeline.store.gaps import Gap, append_gap, gap_log_path, read_gaps
 
 LIMITED_APPEND = """
 import json, resource, signal, sys

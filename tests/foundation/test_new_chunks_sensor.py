@@ -10,7 +10,7 @@ import dagster as dg
 from pige_pipeline.defs.chunks.sensors import new_chunks_sensor
 from pige_pipeline.hours import hour_start, partition_key_for
 from pige_pipeline.lib.resources import PigeResource
-from pige_pipeline.store import chunk_path
+from pige_pipeline.store.chunks import chunk_path
 
 
 def _tick(data_root: Path, cursor: str | None = None) -> dg.SensorResult:

@@ -29,8 +29,8 @@ from pige_pipeline.notify import (
     Outbox,
     outbox_path,
 )
-from pige_pipeline.parquet_store import read_asset_hour, write_asset_hour
 from pige_pipeline.silence.rows import SILENCES_SCHEMA
+from pige_pipeline.store.parquet import read_asset_hour, write_asset_hour
 from pige_pipeline.testing.loopback_smtp import LoopbackSMTP
 from tests.notify.conftest import Pki
 

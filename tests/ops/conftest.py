@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from pige_pipeline.hours import hour_start
-from pige_pipeline.importer import import_archive
+from pige_pipeline.store.importer import import_archive
 from pige_pipeline.testing.sources import drascula_tracks, singularity_tracks
 from tests.ops.support import (
     PG_BIN,

@@ -12,10 +12,10 @@ import dagster as dg
 from typer.testing import CliRunner
 
 from pige_pipeline.cli import app
-from pige_pipeline.defs.ops.housekeeping import delete_runs, old_failed_runs
-from pige_pipeline.defs.ops.jobs import housekeeping_job
+from pige_pipeline.defs.maintenance.housekeeping import delete_runs, old_failed_runs
+from pige_pipeline.defs.maintenance.jobs import housekeeping_job
 from pige_pipeline.lib.resources import PigeResource
-from pige_pipeline.ops.housekeeping import find_stale_files, remove_stale_files
+from pige_pipeline.maintenance.housekeeping import find_stale_files, remove_stale_files
 
 
 @dg.op

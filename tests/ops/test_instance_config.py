@@ -14,7 +14,7 @@ from dagster._core.events import DagsterEvent, DagsterEventType
 from dagster._core.test_utils import create_run_for_test
 from dagster._daemon.monitoring.run_monitoring import check_run_timeout
 
-from pige_pipeline.defs.ops.sensors import recorder_runtime_exemption
+from pige_pipeline.defs.maintenance.sensors import recorder_runtime_exemption
 from tests.ops.support import REPO
 
 PG_VARS = ("PIGE_PG_HOST", "PIGE_PG_PORT", "PIGE_PG_USER", "PIGE_PG_PASSWORD", "PIGE_PG_DB")

@@ -13,14 +13,14 @@ import yaml
 from typer.testing import CliRunner
 
 from pige_pipeline.cli import app
-from pige_pipeline.defs.ops.jobs import retention_job
+from pige_pipeline.defs.maintenance.jobs import retention_job
 from pige_pipeline.hours import hour_start
 from pige_pipeline.lib.resources import PigeResource
-from pige_pipeline.ops.alerts import acknowledge_alert
-from pige_pipeline.ops.holds import LegalHold, LegalHoldError, add_hold, load_holds, remove_hold
-from pige_pipeline.ops.retention import apply_retention, plan_retention, read_deletion_log
-from pige_pipeline.parquet_store import write_asset_hour
+from pige_pipeline.maintenance.alerts import acknowledge_alert
+from pige_pipeline.maintenance.holds import LegalHold, LegalHoldError, add_hold, load_holds, remove_hold
+from pige_pipeline.maintenance.retention import apply_retention, plan_retention, read_deletion_log
 from pige_pipeline.stations import load_stations
+from pige_pipeline.store.parquet import write_asset_hour
 
 NOW = hour_start(datetime.now(UTC))
 DEAD_AIR_SCHEMA = pa.schema(

@@ -16,14 +16,14 @@ from typer.testing import CliRunner
 
 from pige_pipeline.cli import app
 from pige_pipeline.defs.chunks.assets import audio_chunks
-from pige_pipeline.defs.ops.assets import storage_health
-from pige_pipeline.defs.ops.jobs import retention_job
+from pige_pipeline.defs.maintenance.assets import storage_health
+from pige_pipeline.defs.maintenance.jobs import retention_job
 from pige_pipeline.hours import hour_start
 from pige_pipeline.lib.resources import PigeResource, pige_resources
-from pige_pipeline.ops.holds import LegalHold
-from pige_pipeline.ops.retention import ChunkCandidate, RetentionPlan, apply_retention
+from pige_pipeline.maintenance.holds import LegalHold
+from pige_pipeline.maintenance.retention import ChunkCandidate, RetentionPlan, apply_retention
 from pige_pipeline.stations import StationsFileError, check_stream_url, parse_stations, redact_url
-from pige_pipeline.store import chunk_path
+from pige_pipeline.store.chunks import chunk_path
 from tests.ops.support import REPO, STREAM_PASSWORD, PgCluster, Stack
 
 SECRET = "s3cr3t-Pa55word"

@@ -12,9 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from pige_pipeline.cli import app
-from pige_pipeline.defs.ops.assets import STORAGE_CHECK, storage_health
+from pige_pipeline.defs.maintenance.assets import STORAGE_CHECK, storage_health
 from pige_pipeline.lib.resources import PigeResource, StorageHealthResource, pige_resources
-from pige_pipeline.ops.storage import (
+from pige_pipeline.maintenance.storage import (
     StorageSample,
     StorageThresholds,
     check_storage,

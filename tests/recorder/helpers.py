@@ -12,10 +12,10 @@ from pathlib import Path
 import yaml
 
 from pige_pipeline.audio.probe import probe_audio
-from pige_pipeline.gaps import Gap, read_gaps
 from pige_pipeline.recorder.multi_station import Recorder
 from pige_pipeline.recorder.station_loop import StationStats
-from pige_pipeline.store import list_chunks
+from pige_pipeline.store.chunks import list_chunks
+from pige_pipeline.store.gaps import Gap, read_gaps
 
 
 def spans(data_root: Path, station: str) -> list[tuple[datetime, datetime, Path]]:

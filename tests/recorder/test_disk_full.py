@@ -10,11 +10,11 @@ from types import SimpleNamespace
 import pytest
 
 from pige_pipeline.audio.probe import AudioProbeError, probe_audio
-from pige_pipeline.gaps import Gap, read_gaps
 from pige_pipeline.recorder import station_loop
 from pige_pipeline.recorder.publish import held_duration, publish_segment
 from pige_pipeline.recorder.station_loop import RecorderConfig, StationRecorder
 from pige_pipeline.stations import Station
+from pige_pipeline.store.gaps import Gap, read_gaps
 
 
 def test_station_thread_survives_enospc_and_writes_the_gap_later(

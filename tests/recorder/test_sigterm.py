@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from pige_pipeline.audio.probe import probe_audio
-from pige_pipeline.store import list_chunks
+from pige_pipeline.store.chunks import list_chunks
 from pige_pipeline.testing.icecast import IcecastServer
 
 PIGE = Path(sys.executable).with_name("pige")

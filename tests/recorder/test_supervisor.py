@@ -145,7 +145,7 @@ def test_recorder_job_records_until_asked_to_stop(tmp_path: Path, ice, stream_mp
 
     from pige_pipeline.defs.recorder.jobs import recorder
     from pige_pipeline.recorder.state import read_states, request_stop
-    from pige_pipeline.store import list_chunks
+    from pige_pipeline.store.chunks import list_chunks
 
     ice.add_source("/job.mp3", stream_mp3)
     data_root = tmp_path / "data"

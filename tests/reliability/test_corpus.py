@@ -20,8 +20,8 @@ from pige_pipeline.audio.probe import probe_audio
 from pige_pipeline.definitions import defs
 from pige_pipeline.defs.airplay.assets import catalogue
 from pige_pipeline.lib.resources import PigeResource
-from pige_pipeline.parquet_store import read_asset_hour, read_manifest
-from pige_pipeline.store import chunk_path
+from pige_pipeline.store.chunks import chunk_path
+from pige_pipeline.store.parquet import read_asset_hour, read_manifest
 from pige_pipeline.testing.sources import singularity_tracks
 
 from .corpus_files import CORPUS, LONG, VIDEO_ONLY

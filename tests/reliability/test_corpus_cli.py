@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from pige_pipeline.cli import app
-from pige_pipeline.store import chunk_path, list_chunks
+from pige_pipeline.store.chunks import chunk_path, list_chunks
 from pige_pipeline.testing.sources import singularity_tracks
 
 from .corpus_files import CORPUS, VIDEO_ONLY

@@ -22,11 +22,11 @@ from pige_pipeline.definitions import defs
 from pige_pipeline.defs.airplay.assets import catalogue
 from pige_pipeline.hours import partition_key_for
 from pige_pipeline.lib.resources import PigeResource
-from pige_pipeline.parquet_store import read_asset_range
 from pige_pipeline.reports import airplay
 from pige_pipeline.reports.periods import Period
 from pige_pipeline.settings import PigeSettings
-from pige_pipeline.store import chunk_path
+from pige_pipeline.store.chunks import chunk_path
+from pige_pipeline.store.parquet import read_asset_range
 from pige_pipeline.testing.loopback_smtp import LoopbackSMTP
 from pige_pipeline.testing.sources import french_prompts, singularity_tracks
 

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from pige_pipeline.cli import app
-from pige_pipeline.importer import PatternError, compile_pattern, import_archive
-from pige_pipeline.store import list_chunks
+from pige_pipeline.store.chunks import list_chunks
+from pige_pipeline.store.importer import PatternError, compile_pattern, import_archive
 
 FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pige_pipeline.intervals import Event, Segment, stitch, total_covered
-from pige_pipeline.store import assemble_hour
+from pige_pipeline.store.chunks import assemble_hour
 
 FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 T0 = datetime(2026, 11, 20, 0, tzinfo=UTC)

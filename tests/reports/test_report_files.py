@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from pige_pipeline.analytics import connect, rebuild
-from pige_pipeline.parquet_store import asset_hour_path
 from pige_pipeline.reports import airplay, coverage, daily_log, dead_air, stats
 from pige_pipeline.reports.periods import Period
+from pige_pipeline.store.parquet import asset_hour_path
 from pige_pipeline.testing.synthetic_year import SyntheticData, settings_for
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"

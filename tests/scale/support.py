@@ -28,7 +28,7 @@ import yaml
 
 from pige_pipeline.airplay.catalogue import load_catalogue
 from pige_pipeline.airplay.index import update_index
-from pige_pipeline.store import chunk_path
+from pige_pipeline.store.chunks import chunk_path
 from pige_pipeline.testing.sources import french_prompts, singularity_tracks
 
 HOUR = datetime(2026, 11, 20, 10, tzinfo=UTC)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pige_pipeline.parquet_store import read_asset_hour, read_manifest
+from pige_pipeline.store.parquet import read_asset_hour, read_manifest
 
 from .support import (
     HOUR,

@@ -18,7 +18,7 @@ from pige_pipeline.defs.chunks.sensors import new_chunks_sensor
 from pige_pipeline.hours import partition_key_for
 from pige_pipeline.lib.hourly import DATA_ROOT_TAG
 from pige_pipeline.lib.resources import PigeResource
-from pige_pipeline.store import chunk_path
+from pige_pipeline.store.chunks import chunk_path
 
 from .support import HOUR, KEY, build_hour
 

@@ -31,8 +31,8 @@ from pige_pipeline.lib.hourly import (
     station_hour_asset,
 )
 from pige_pipeline.lib.resources import PigeResource, pige_resources
-from pige_pipeline.parquet_store import asset_hour_path, read_manifest
-from pige_pipeline.store import chunk_path, list_chunks
+from pige_pipeline.store.chunks import chunk_path, list_chunks
+from pige_pipeline.store.parquet import asset_hour_path, read_manifest
 from tests.conftest import loop_audio, station_entry
 
 HOUR = datetime(2026, 11, 20, 10, tzinfo=UTC)

@@ -18,10 +18,10 @@ from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE as RATE
 from pige_pipeline.defs.silence.assets import dead_air_alerts
 from pige_pipeline.hours import partition_key_for
 from pige_pipeline.lib.resources import PigeResource
-from pige_pipeline.parquet_store import asset_hour_path, read_asset_hour, read_asset_range, write_asset_hour
 from pige_pipeline.settings import PigeSettings
 from pige_pipeline.silence.rows import SILENCES_SCHEMA, silence_rows
 from pige_pipeline.stations import SilenceSettings
+from pige_pipeline.store.parquet import asset_hour_path, read_asset_hour, read_asset_range, write_asset_hour
 from pige_pipeline.testing import silence_synth as synth
 from pige_pipeline.testing.loopback_smtp import LoopbackSMTP
 

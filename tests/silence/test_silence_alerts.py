@@ -22,10 +22,10 @@ from pige_pipeline.defs.silence.sensors import notification_outbox
 from pige_pipeline.hours import partition_key_for
 from pige_pipeline.lib.resources import PigeResource
 from pige_pipeline.notify import Notification, Notifier, NotifySettings, Outbox, outbox_path
-from pige_pipeline.parquet_store import asset_hour_path, read_asset_hour, write_asset_hour, write_table
 from pige_pipeline.silence.alerts import DEAD_AIR_ALERTS_SCHEMA, dead_air_alert_rows
 from pige_pipeline.silence.rows import SILENCES_SCHEMA, silence_rows
 from pige_pipeline.stations import SilenceSettings, load_stations
+from pige_pipeline.store.parquet import asset_hour_path, read_asset_hour, write_asset_hour, write_table
 from pige_pipeline.testing import silence_synth as synth
 from pige_pipeline.testing.loopback_smtp import LoopbackSMTP, free_port
 

@@ -27,9 +27,9 @@ from pige_pipeline.defs.silence.assets import dead_air_alerts
 from pige_pipeline.hours import partition_key_for
 from pige_pipeline.lib.resources import PigeResource
 from pige_pipeline.notify import Notifier
-from pige_pipeline.parquet_store import read_asset_hour, write_asset_hour
 from pige_pipeline.silence.rows import SILENCES_SCHEMA, silence_rows
 from pige_pipeline.stations import SilenceSettings
+from pige_pipeline.store.parquet import read_asset_hour, write_asset_hour
 from pige_pipeline.testing import silence_synth as synth
 from pige_pipeline.testing.loopback_smtp import LoopbackSMTP
 from pige_pipeline.testing.sources import drascula_tracks, singularity_tracks

@@ -21,18 +21,18 @@ import pytest
 import yaml
 
 from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE
-from pige_pipeline.chunks import decode_hour_pieces, load_hour_audio, require_parts
 from pige_pipeline.defs.recorder.jobs import recorder
 from pige_pipeline.defs.recorder.sensors import recorder_supervisor
 from pige_pipeline.hours import hour_start
 from pige_pipeline.lib.resources import PigeResource
 from pige_pipeline.notify import Notifier
-from pige_pipeline.parquet_store import write_asset_hour
 from pige_pipeline.recorder.state import read_states, request_stop
 from pige_pipeline.silence.alerts import dead_air_alert_rows
 from pige_pipeline.silence.rows import SILENCES_SCHEMA, silence_rows
 from pige_pipeline.stations import load_stations
-from pige_pipeline.store import list_chunks
+from pige_pipeline.store.chunks import list_chunks
+from pige_pipeline.store.hour_audio import decode_hour_pieces, load_hour_audio, require_parts
+from pige_pipeline.store.parquet import write_asset_hour
 from pige_pipeline.testing import silence_synth as synth
 from pige_pipeline.testing.icecast import IcecastServer
 from pige_pipeline.testing.loopback_smtp import LoopbackSMTP

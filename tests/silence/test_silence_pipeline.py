@@ -11,12 +11,12 @@ import dagster as dg
 import numpy as np
 
 from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE as RATE
-from pige_pipeline.defs.analysis.assets import audio_analysis
+from pige_pipeline.defs.audio.assets import audio_analysis
 from pige_pipeline.defs.chunks.assets import audio_chunks
 from pige_pipeline.defs.silence.assets import dead_air_alerts
 from pige_pipeline.lib.resources import PigeResource
-from pige_pipeline.parquet_store import read_asset_hour
-from pige_pipeline.store import chunk_path
+from pige_pipeline.store.chunks import chunk_path
+from pige_pipeline.store.parquet import read_asset_hour
 from pige_pipeline.testing import silence_synth as synth
 from pige_pipeline.testing.loopback_smtp import LoopbackSMTP
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pige_pipeline.store import chunk_path
+from pige_pipeline.store.chunks import chunk_path
 
 from .helpers import CHUNK_OFFSET_S, HOUR, Mix, TranscribedHour, make_mix, materialize, stations_yaml
 

@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from pige_pipeline.cli import app
-from pige_pipeline.parquet_store import read_asset_hour, read_manifest
 from pige_pipeline.speech.guards import normalise
+from pige_pipeline.store.parquet import read_asset_hour, read_manifest
 
 from .helpers import CHUNK_OFFSET_S, HOUR, VERROUILLER_AT_S, TranscribedHour
 

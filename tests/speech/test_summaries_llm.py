@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 from pige_pipeline.cli import app
 from pige_pipeline.defs.speech.assets import summaries
 from pige_pipeline.llm import OllamaSettings
-from pige_pipeline.parquet_store import read_asset_hour
 from pige_pipeline.speech.hour import read_transcript
 from pige_pipeline.speech.summarise import SUMMARY_SCHEMA, summarise_hour
+from pige_pipeline.store.parquet import read_asset_hour
 from tests.support.fake_ollama import fake_ollama
 
 from .helpers import HOUR, materialize

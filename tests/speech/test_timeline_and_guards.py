@@ -9,13 +9,13 @@ import pandas as pd
 import pytest
 
 from pige_pipeline.audio.decode import SPEECH_SAMPLE_RATE, decode_mono
-from pige_pipeline.parquet_store import write_asset_hour
 from pige_pipeline.speech.guards import drop_reason, repetition_loop
 from pige_pipeline.speech.mentions import find_mentions, term_pattern
 from pige_pipeline.speech.schemas import SPEECH_SEGMENTS_SCHEMA
 from pige_pipeline.speech.settings import WhisperSettings
 from pige_pipeline.speech.timeline import build_timeline, detect_voice, hour_timeline, subtract_spans
 from pige_pipeline.speech.transcribe import WINDOW_S, pack, split_span
+from pige_pipeline.store.parquet import write_asset_hour
 from pige_pipeline.testing.sources import drascula_tracks
 
 from .helpers import HOUR, SPEECH_PROMPT

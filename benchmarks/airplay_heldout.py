@@ -1,0 +1,444 @@
+"""Airplay on a held-out set: music never used for tuning, stream codecs, processing and speed changes.
+
+    .venv/bin/python -m benchmarks.airplay_heldout [--minutes 10] [--out DIR] [--json FILE]
+
+Installs `supertux-data`, `freedroidrpg-data` and `wesnoth-1.16-music` with apt-get when their music
+is missing (CI does not run this). Played music: SuperTux, FreedroidRPG and Wesnoth tracks, never used
+to choose any threshold; 8 of them are kept out of the catalogue as other music. The catalogue also
+holds every distinct track of the tuning set (singularity, drascula, asc) as distractors: >= 150
+tracks. One station per condition, each `--minutes` long, with the tuning set's programme mix (full,
+partial and mid-track plays, talk, other music, silences) plus talk-over on ~35 % of the intros
+(French or English prompts, 8-25 s, music ducked 6-10 dB) and crossfades of 4-8 s:
+
+    aac48       AAC-LC 48 kb/s
+    opus32      Opus 32 kb/s
+    fm_aac      FM-style processing (band-limit 50 Hz-15 kHz, heavy compression, limiter), AAC 64 kb/s
+    tempo_3     the whole programme 3 % faster, pitch kept (atempo), MP3 128 kb/s
+    speed_1.5   1.5 % fast (pitch and tempo), MP3 128 kb/s
+    speed_2.5   2.5 % fast, MP3 128 kb/s
+    speed_-3    3 % slow, MP3 128 kb/s
+    crossfade   every play crossfaded 4-8 s into the next, MP3 128 kb/s
+
+The matcher's thresholds are `DEFAULT_PARAMS` as committed before this set was first scored; nothing
+here tunes them. Scoring is `airplay_eval`'s (BAF-style events and seconds), plus the start error of
+plays with talk-over on their intro, and the cost of the hour-boundary margins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from benchmarks.airplay_eval import _child_cpu, _self_cpu, overlap, prf, score_station, summarise
+from pige_pipeline.airplay.catalogue import load_catalogue
+from pige_pipeline.airplay.fingerprint import FINGERPRINTS_SCHEMA, fingerprint_rows
+from pige_pipeline.airplay.index import update_index
+from pige_pipeline.airplay.matcher import match_fingerprint_rows, match_hour
+from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE, decode_mono
+from pige_pipeline.testing.sources import (
+    asc_tracks,
+    drascula_tracks,
+    english_prompts,
+    french_prompts,
+    singularity_tracks,
+)
+
+RATE = 22050
+HELD_OUT_MUSIC = {
+    "supertux-data": Path("/usr/share/games/supertux2/music"),
+    "freedroidrpg-data": Path("/usr/share/freedroidrpg/data/sound/music"),
+    "wesnoth-1.16-music": Path("/usr/share/games/wesnoth/1.16/data/core/music"),
+}
+OUT_OF_CATALOGUE = 8
+FM_CHAIN = (
+    "highpass=f=50,lowpass=f=15000,"
+    "acompressor=threshold=-30dB:ratio=10:attack=2:release=50:makeup=12,alimiter=limit=0.7"
+)
+# name: (ffmpeg filter before encoding, encoder arguments, suffix, time factor of the programme)
+CONDITIONS: dict[str, tuple[str | None, list[str], str, float]] = {
+    "aac48": (None, ["-c:a", "aac", "-b:a", "48k", "-ar", "44100", "-ac", "2"], ".m4a", 1.0),
+    "opus32": (None, ["-c:a", "libopus", "-b:a", "32k", "-ar", "48000", "-ac", "2"], ".opus", 1.0),
+    "fm_aac": (FM_CHAIN, ["-c:a", "aac", "-b:a", "64k", "-ar", "44100", "-ac", "2"], ".m4a", 1.0),
+    "tempo_3": ("atempo=1.03", ["-b:a", "128k", "-ar", "44100", "-ac", "2"], ".mp3", 1.03),
+    "speed_1.5": (
+        f"asetrate={RATE * 1.015:.0f},aresample={RATE}",
+        ["-b:a", "128k", "-ar", "44100"],
+        ".mp3",
+        1.015,
+    ),
+    "speed_2.5": (
+        f"asetrate={RATE * 1.025:.0f},aresample={RATE}",
+        ["-b:a", "128k", "-ar", "44100"],
+        ".mp3",
+        1.025,
+    ),
+    "speed_-3": (
+        f"asetrate={RATE * 0.97:.0f},aresample={RATE}",
+        ["-b:a", "128k", "-ar", "44100"],
+        ".mp3",
+        0.97,
+    ),
+    "crossfade": (None, ["-b:a", "128k", "-ar", "44100", "-ac", "2"], ".mp3", 1.0),
+}
+
+
+@dataclass
+class TruthPlay:
+    track_id: str
+    start_s: float
+    end_s: float
+    ref_offset_s: float
+    kind: str  # full / partial / mid_start / crossfade, with "+talk_over" when a voice covers the intro
+
+
+@dataclass
+class Station:
+    name: str
+    path: str
+    duration_s: float
+    plays: list[TruthPlay] = field(default_factory=list)
+    negatives: list[tuple[str, float, float]] = field(default_factory=list)
+
+
+def ensure_music() -> None:
+    """Install the held-out music packages when their files are missing (needs root and apt)."""
+    missing = [pkg for pkg, root in HELD_OUT_MUSIC.items() if not root.exists()]
+    if not missing:
+        return
+    print(f"installing {', '.join(missing)} (held-out music) with apt-get", flush=True)
+    proc = subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", *missing], check=False)
+    if proc.returncode != 0:
+        sys.exit(f"could not install {', '.join(missing)}: run `apt-get install {' '.join(missing)}` as root")
+
+
+def _distinct(paths: list[Path], seen: set[str]) -> list[Path]:
+    out = []
+    for path in paths:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest not in seen:
+            seen.add(digest)
+            out.append(path)
+    return out
+
+
+def _music(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in (".ogg", ".mp3", ".flac", ".wav"))
+
+
+def _rms_norm(x: np.ndarray, db: float = -20.0) -> np.ndarray:
+    rms = float(np.sqrt(np.mean(x**2))) if len(x) else 0.0
+    return x * (10 ** (db / 20) / rms) if rms > 1e-6 else x
+
+
+def _speech(rng: np.random.Generator, prompts: list[Path], seconds: float) -> np.ndarray:
+    parts, total = [], 0
+    while total < seconds * RATE:
+        x = decode_mono(prompts[int(rng.integers(len(prompts)))], RATE).astype(np.float32) / 32768
+        parts.append(x)
+        total += len(x)
+    return _rms_norm(np.concatenate(parts)[: int(seconds * RATE)], -18.0)
+
+
+def build(out: Path, minutes: float, seed: int) -> dict:
+    """Write catalogue.csv, one audio file per condition and truth.json under `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    seen: set[str] = set()
+    held = _distinct([p for root in HELD_OUT_MUSIC.values() for p in _music(root)], seen)
+    tuning = _distinct(singularity_tracks() + drascula_tracks() + asc_tracks(), seen)
+    order = rng.permutation(len(held))
+    ooc = [held[i] for i in order[:OUT_OF_CATALOGUE]]
+    played = [held[i] for i in order[OUT_OF_CATALOGUE:]]
+    catalogue = played + tuning
+    rows = [
+        {"track_id": f"H{i:03d}", "title": p.stem, "artist": p.parent.name, "isrc": "", "path": str(p)}
+        for i, p in enumerate(catalogue)
+    ]
+    pd.DataFrame(rows).to_csv(out / "catalogue.csv", index=False)
+    cache: dict[str, np.ndarray] = {}
+
+    def load(path: Path) -> np.ndarray:
+        if str(path) not in cache:
+            cache[str(path)] = decode_mono(path, RATE).astype(np.float32) / 32768
+        return cache[str(path)]
+
+    prompts = french_prompts() + english_prompts()
+    stations = []
+    for name, (chain, codec, suffix, factor) in CONDITIONS.items():
+        mix, station = _timeline(
+            rng, minutes * 60, played, ooc, prompts, load, crossfade_all=name == "crossfade"
+        )
+        station.name = name
+        path = out / f"{name}{suffix}"
+        _encode(mix, path, chain, codec)
+        for p in station.plays:
+            p.start_s, p.end_s = p.start_s / factor, p.end_s / factor
+        station.negatives = [(k, a / factor, b / factor) for k, a, b in station.negatives]
+        station.duration_s /= factor
+        station.path = str(path)
+        stations.append(station)
+    truth = {
+        "catalogue": str(out / "catalogue.csv"),
+        "catalogue_tracks": len(catalogue),
+        "stations": [asdict(s) for s in stations],
+    }
+    (out / "truth.json").write_text(json.dumps(truth, indent=1), encoding="utf-8")
+    return truth
+
+
+def _timeline(rng, total_s, played, ooc, prompts, load, crossfade_all: bool) -> tuple[np.ndarray, Station]:
+    mix = np.zeros(int((total_s + 400) * RATE), dtype=np.float32)
+    station = Station("", "", total_s)
+    t, last_play_end = 5.0, None
+    while t < total_s:
+        what = rng.choice(["play", "talk", "ooc", "silence"], p=[0.6, 0.2, 0.12, 0.08])
+        if crossfade_all and last_play_end is not None:
+            what = "play"
+        if what == "play":
+            idx = int(rng.integers(len(played)))
+            x = load(played[idx])
+            length = len(x) / RATE
+            if length < 25:
+                continue
+            kind = str(rng.choice(["full", "partial", "mid_start"], p=[0.45, 0.3, 0.25]))
+            ref0 = float(rng.uniform(10, length - 20)) if kind == "mid_start" and length > 45 else 0.0
+            dur = length - ref0
+            if kind == "partial":
+                dur = float(min(dur, rng.uniform(25, 90)))
+            dur = min(dur, 240.0)
+            seg = _rms_norm(x[int(ref0 * RATE) : int((ref0 + dur) * RATE)]).copy()
+            start = t
+            if (
+                last_play_end is not None
+                and abs(last_play_end - t) < 0.01
+                and (crossfade_all or rng.random() < 0.4)
+            ):
+                xf = float(rng.uniform(4, 8))
+                start = t - xf
+                seg[: int(xf * RATE)] *= np.linspace(0, 1, int(xf * RATE), dtype=np.float32)
+                a = int(start * RATE)
+                mix[a : a + int(xf * RATE)] *= np.linspace(1, 0, int(xf * RATE), dtype=np.float32)
+                kind = "crossfade"
+            if ref0 == 0.0 and kind != "crossfade" and rng.random() < 0.35 and dur > 40:
+                voice = _speech(rng, prompts, float(rng.uniform(8, 25)))
+                duck = float(rng.uniform(6, 10))
+                n = len(voice)
+                seg[:n] = seg[:n] * 10 ** (-duck / 20) + voice * (10 ** (-2 / 20))
+                kind += "+talk_over"
+            a = int(start * RATE)
+            mix[a : a + len(seg)] += seg
+            station.plays.append(TruthPlay(f"H{idx:03d}", start, start + len(seg) / RATE, ref0, kind))
+            t = start + len(seg) / RATE
+            last_play_end = t
+            continue
+        last_play_end = None
+        if what == "talk":
+            seg = _speech(rng, prompts, float(rng.uniform(15, 45)))
+        elif what == "ooc":
+            x = load(ooc[int(rng.integers(len(ooc)))])
+            off = float(rng.uniform(0, max(0.1, len(x) / RATE - 60)))
+            seg = _rms_norm(x[int(off * RATE) : int((off + rng.uniform(30, 90)) * RATE)])
+        else:
+            seg = np.zeros(int(rng.uniform(2, 5) * RATE), dtype=np.float32)
+        a = int(t * RATE)
+        mix[a : a + len(seg)] += seg
+        station.negatives.append((str(what), t, t + len(seg) / RATE))
+        t += len(seg) / RATE
+    station.plays = [p for p in station.plays if p.start_s < total_s - 15]
+    for p in station.plays:
+        p.end_s = min(p.end_s, total_s)
+    station.negatives = [(k, a, min(b, total_s)) for k, a, b in station.negatives if a < total_s]
+    return np.clip(mix[: int(total_s * RATE)], -1, 1), station
+
+
+def _encode(mix: np.ndarray, path: Path, chain: str | None, codec: list[str]) -> None:
+    pcm = (np.clip(mix, -1, 1) * 32767).astype("<i2")
+    cmd = [
+        "ffmpeg",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "s16le",
+        "-ar",
+        str(RATE),
+        "-ac",
+        "1",
+        "-i",
+        "-",
+    ]
+    cmd += (["-af", chain] if chain else []) + codec + [str(path)]
+    subprocess.run(cmd, input=pcm.tobytes(), check=True)
+
+
+def talk_over_start_errors(plays: list, truth: dict) -> list[float]:
+    """Signed start error of each detected play whose truth has a voice over its intro."""
+    errors = []
+    for t in truth["plays"]:
+        if "talk_over" not in t["kind"]:
+            continue
+        best = [
+            p
+            for p in plays
+            if p.track_id == t["track_id"]
+            and overlap(p.start_s, p.end_s, t["start_s"], t["end_s"])
+            >= 0.5 * min(p.duration_s, t["end_s"] - t["start_s"])
+        ]
+        if best:
+            errors.append(min((p.start_s - t["start_s"] for p in best), key=abs))
+    return errors
+
+
+def margin_cost(rows: list[dict], index) -> dict:
+    """What matching with the neighbours' 45-s margins costs: neighbour reads and extra matching."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "fingerprints.parquet"
+        pq.write_table(pa.Table.from_pylist(rows, schema=FINGERPRINTS_SCHEMA), path)
+        w0 = time.perf_counter()
+        for _ in range(10):
+            pq.read_table(path).to_pandas().to_dict("records")
+        read_s = (time.perf_counter() - w0) / 10
+    c0 = _self_cpu()
+    match_fingerprint_rows(index, rows)
+    alone = _self_cpu() - c0
+    c0 = _self_cpu()
+    match_hour(index, rows, rows, rows)
+    joined = _self_cpu() - c0
+    return {"neighbour_read_s": read_s, "match_alone_cpu_s": alone, "match_with_margins_cpu_s": joined}
+
+
+def run(out: Path, minutes: float, seed: int, rebuild: bool) -> dict:
+    ensure_music()
+    truth_path = out / "truth.json"
+    if rebuild or not truth_path.exists():
+        t0 = time.monotonic()
+        build(out, minutes, seed)
+        print(f"built the held-out set in {time.monotonic() - t0:.0f} s under {out}", flush=True)
+    truth = json.loads(truth_path.read_text())
+    t0 = time.monotonic()
+    update = update_index(load_catalogue(Path(truth["catalogue"])), out / "state", persist=False)
+    index = update.index
+    print(
+        f"catalogue: {index.n_tracks} tracks, {index.reference_hours():.2f} h, indexed in "
+        f"{time.monotonic() - t0:.0f} s; problems: {[str(p) for p in update.problems]}",
+        flush=True,
+    )
+    results, speed, talk, margins = {}, {}, {}, {}
+    for st in truth["stations"]:
+        c0 = _child_cpu()
+        subprocess.run(
+            ["ffmpeg", "-nostdin", "-loglevel", "error", "-i", st["path"], "-f", "null", "-"], check=True
+        )
+        ff_cpu = _child_cpu() - c0
+        c0, s0 = _child_cpu(), _self_cpu()
+        samples = decode_mono(Path(st["path"]), ANALYSIS_SAMPLE_RATE)
+        dec_cpu = _child_cpu() - c0
+        f0 = _self_cpu()
+        rows = fingerprint_rows([(0.0, samples)], ANALYSIS_SAMPLE_RATE)
+        m0 = _self_cpu()
+        plays = match_fingerprint_rows(index, rows)
+        m1 = _self_cpu()
+        speed[st["name"]] = {
+            "audio_s": st["duration_s"],
+            "ffmpeg_decode_cpu_s": ff_cpu,
+            "decode_11k_cpu_s": dec_cpu,
+            "fingerprint_cpu_s": m0 - f0,
+            "match_cpu_s": m1 - m0,
+            "ratio_cpu": (dec_cpu + m1 - s0) / ff_cpu,
+        }
+        results[st["name"]] = score_station(plays, st)
+        talk[st["name"]] = talk_over_start_errors(plays, st)
+        if st["name"] == "aac48":
+            margins = margin_cost(rows, index)
+        print(f"{st['name']}: done", flush=True)
+    report = {
+        "catalogue_tracks": index.n_tracks,
+        "overall": summarise(results),
+        "stations": {
+            n: summarise({n: r}) | {"missed": r["missed_kinds"], "false": r["fp_detail"]}
+            for n, r in results.items()
+        },
+        "speed": speed,
+        "talk_over_start_errors": talk,
+        "margin_cost": margins,
+    }
+    return report
+
+
+def print_report(report: dict) -> None:
+    o = report["overall"]
+    print(
+        f"\ncatalogue {report['catalogue_tracks']} tracks | overall: event P {o['event_p']:.3f} "
+        f"R {o['event_r']:.3f} F1 {o['event_f1']:.3f} | second F1 {o['second_f1']:.3f} | median start error "
+        f"{o['median_start_err_s']:.2f} s, end {o['median_end_err_s']:.2f} s | plays in speech/ooc "
+        f"{o['plays_in_speech_or_ooc']} (tp {o['tp']} fp {o['fp']} fn {o['fn']})"
+    )
+    print(
+        "\n| condition | plays | event P | event R | event F1 | second F1 | median start err "
+        "| detection / decode |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for name, s in report["stations"].items():
+        sp = report["speed"][name]
+        print(
+            f"| {name} | {s['tp'] + s['fn']} | {s['event_p']:.3f} | {s['event_r']:.3f} | "
+            f"{s['event_f1']:.3f} | {s['second_f1']:.3f} | {s['median_start_err_s']:.2f} s | "
+            f"{sp['ratio_cpu']:.2f}x |"
+        )
+    for name, s in report["stations"].items():
+        if s["missed"] or s["false"]:
+            print(f"  {name}: missed {s['missed']}; false {s['false']}")
+    errors = np.abs([e for v in report["talk_over_start_errors"].values() for e in v])
+    if len(errors):
+        print(
+            f"\ntalk-over intros: {len(errors)} detected; start error median {np.median(errors):.2f} s, "
+            f"p95 {np.percentile(errors, 95):.2f} s, max {errors.max():.2f} s; within 3 s: "
+            f"{np.mean(errors <= 3):.0%}"
+        )
+    ratios = [s["ratio_cpu"] for s in report["speed"].values()]
+    print(f"median (decode + fingerprint + match) / plain decode CPU: {np.median(ratios):.2f}x")
+    m = report["margin_cost"]
+    if m:
+        print(
+            f"hour-boundary margins: reading one neighbour's fingerprints "
+            f"{m['neighbour_read_s'] * 1000:.0f} ms; matching {m['match_alone_cpu_s']:.3f} s alone vs "
+            f"{m['match_with_margins_cpu_s']:.3f} s with margins"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--minutes", type=float, default=10.0, help="minutes per condition (default 10)")
+    parser.add_argument("--seed", type=int, default=16)
+    parser.add_argument("--rebuild", action="store_true", help="regenerate the audio")
+    parser.add_argument("--out", type=Path, default=Path("/tmp/pige-airplay-heldout"))
+    parser.add_argument("--json", type=Path, default=None, help="also write the report as JSON")
+    args = parser.parse_args()
+    if shutil.which("ffmpeg") is None:
+        sys.exit("ffmpeg is needed: apt-get install ffmpeg")
+    report = run(args.out, args.minutes, args.seed, args.rebuild)
+    print_report(report)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1, default=float))
+
+
+if __name__ == "__main__":
+    main()
+
+__all__ = ["build", "main", "prf", "run"]

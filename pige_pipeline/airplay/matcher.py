@@ -194,7 +194,8 @@ def verify_candidate(
         j = ks + cand.diagonal + r
         ok = (j >= 0) & (j < nr)
         errors[r + drift, ok] = popcount16(query16[ks[ok]] ^ ref[j[ok]])
-    if valid is None:
+    if valid is None or valid[k_lo:k_hi].all():
+        # Most candidates of a joined piece lie away from its blind span: the plain path is cheaper.
         weight = np.ones(len(ks), dtype=np.float32)
         smooth = _boxcar(errors, params.smooth_items) / VERIFY_BITS
     else:

@@ -16,6 +16,8 @@ from pige_pipeline.stations import StationsFile, load_stations
 if TYPE_CHECKING:  # heavy or domain imports stay out of the code location's start-up
     from pige_pipeline.llm import OllamaSettings
     from pige_pipeline.maintenance.storage import StorageThresholds
+    from pige_pipeline.notify import Notifier
+    from pige_pipeline.notify.config import NotifySettings
     from pige_pipeline.speech.settings import WhisperSettings
     from pige_pipeline.speech.transcribe import Transcriber
 
@@ -113,6 +115,40 @@ class StorageHealthResource(dg.ConfigurableResource):
         return StorageThresholds(**values)
 
 
+class NotifierResource(dg.ConfigurableResource):
+    """Where alerts go: SMTP and webhooks, through the durable outbox. Empty: PIGE_SMTP_* / PIGE_ALERT_*."""
+
+    smtp_host: str = Field("", description="Mail relay host; unset = no mail (PIGE_SMTP_HOST).")
+    smtp_port: str = Field("", description="Mail relay port (PIGE_SMTP_PORT).")
+    smtp_security: str = Field("", description="none, starttls or ssl (PIGE_SMTP_SECURITY).")
+    smtp_user: str = Field("", description="Mail relay login (PIGE_SMTP_USER).")
+    smtp_password: str = Field(
+        "", description="Mail relay password; bind it as an EnvVar (PIGE_SMTP_PASSWORD)."
+    )
+    smtp_ca_file: str = Field("", description="PEM bundle of the relay's CA (PIGE_SMTP_CA_FILE).")
+    alert_from: str = Field("", description="Sender address (PIGE_ALERT_FROM).")
+    alert_to: str = Field("", description="Comma-separated recipients (PIGE_ALERT_TO).")
+    webhook_urls: str = Field("", description="Comma-separated webhook URLs (PIGE_WEBHOOK_URLS).")
+
+    def notify_settings(self) -> NotifySettings:
+        from pige_pipeline.notify.config import ENV_VARS, NotifySettings
+
+        # NotifySettings reads variables (lists are comma-separated there): the resource's fields go in as
+        # the variables they stand for, so both paths give the same values and the same errors.
+        environ = dict(os.environ)
+        environ.update(
+            {ENV_VARS[f]: v for f, v in self.model_dump().items() if isinstance(v, str) and v.strip()}
+        )
+        return NotifySettings.from_env(environ)
+
+    def notifier(self, data_root: Path) -> Notifier:
+        """A notifier whose outbox is the data root's (shared by every process that alerts)."""
+        from pige_pipeline.notify import Notifier
+        from pige_pipeline.notify.outbox import Outbox, outbox_path
+
+        return Notifier(self.notify_settings(), Outbox(outbox_path(data_root)))
+
+
 def _override(base: _Model, resource: dg.ConfigurableResource, what: str) -> _Model:
     """`base` with the resource's non-empty fields on top, validated again (the same clear errors)."""
     fields = {k: v.strip() for k, v in resource.model_dump().items() if isinstance(v, str) and v.strip()}
@@ -136,6 +172,17 @@ RESOURCE_ENV: dict[type[dg.ConfigurableResource], dict[str, str]] = {
         "min_days": "PIGE_STORAGE_MIN_DAYS",
         "min_free_percent": "PIGE_STORAGE_MIN_FREE_PERCENT",
     },
+    NotifierResource: {
+        "smtp_host": "PIGE_SMTP_HOST",
+        "smtp_port": "PIGE_SMTP_PORT",
+        "smtp_security": "PIGE_SMTP_SECURITY",
+        "smtp_user": "PIGE_SMTP_USER",
+        "smtp_password": "PIGE_SMTP_PASSWORD",
+        "smtp_ca_file": "PIGE_SMTP_CA_FILE",
+        "alert_from": "PIGE_ALERT_FROM",
+        "alert_to": "PIGE_ALERT_TO",
+        "webhook_urls": "PIGE_WEBHOOK_URLS",
+    },
 }
 
 
@@ -152,4 +199,5 @@ def pige_resources(pige: PigeResource | None = None) -> dict[str, dg.Configurabl
         "whisper": configured_from_env(WhisperResource),
         "llm": configured_from_env(LLMResource),
         "storage": configured_from_env(StorageHealthResource),
+        "notifier": configured_from_env(NotifierResource),
     }

@@ -8,6 +8,7 @@ import pytest
 from pige_pipeline.definitions import defs
 from pige_pipeline.lib.resources import (
     LLMResource,
+    NotifierResource,
     StorageHealthResource,
     WhisperResource,
     configured_from_env,
@@ -16,7 +17,7 @@ from pige_pipeline.lib.resources import (
 
 def test_every_external_system_is_a_resource_of_the_code_location() -> None:
     resources = defs.resources or {}
-    assert {"pige", "whisper", "llm", "storage"} <= set(resources)
+    assert {"pige", "whisper", "llm", "storage", "notifier"} <= set(resources)
     job = defs.resolve_job_def("process_hour")
     # The station steps ask for the resource of the system they use, not for the environment.
     speech_step = job.graph.node_dict["speech"].definition.node_dict["speech_stations"].definition
@@ -64,3 +65,20 @@ def test_variables_set_at_load_are_bound_as_env_vars(monkeypatch: pytest.MonkeyP
 
     result = dg.materialize([whisper_device], resources={"whisper": resource})
     assert result.output_for_node("whisper_device") == "auto"
+
+
+def test_the_notifier_resource_reads_like_the_variables(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setenv("PIGE_SMTP_HOST", "mail.radio.test")
+    monkeypatch.setenv("PIGE_ALERT_TO", "a@radio.test, b@radio.test")
+    settings = NotifierResource(smtp_port="2525").notify_settings()
+    assert (settings.smtp_host, settings.smtp_port, settings.alert_to) == (
+        "mail.radio.test",
+        2525,
+        ["a@radio.test", "b@radio.test"],
+    )
+    assert NotifierResource(alert_to="c@radio.test").notify_settings().alert_to == ["c@radio.test"]
+    with pytest.raises(ValueError, match="PIGE_SMTP_SECURITY"):
+        NotifierResource(smtp_security="tls-please").notify_settings()
+    # Its outbox is the data root's, the one every process that alerts shares.
+    notifier = NotifierResource().notifier(tmp_path)
+    assert str(notifier.outbox.path).startswith(str(tmp_path))

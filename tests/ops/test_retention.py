@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from pige_pipeline.cli import app
 from pige_pipeline.defs.maintenance.jobs import retention_job
 from pige_pipeline.hours import hour_start
-from pige_pipeline.lib.resources import PigeResource
+from pige_pipeline.lib.resources import PigeResource, pige_resources
 from pige_pipeline.maintenance.alerts import acknowledge_alert
 from pige_pipeline.maintenance.holds import LegalHold, LegalHoldError, add_hold, load_holds, remove_hold
 from pige_pipeline.maintenance.retention import apply_retention, plan_retention, read_deletion_log
@@ -197,7 +197,7 @@ def test_hold_commands(data_root: Path, store: dict) -> None:
 
 
 def test_retention_job_reports_what_it_deleted(data_root: Path, store: dict) -> None:
-    resources = {"pige": PigeResource(data_root=str(data_root))}
+    resources = pige_resources(PigeResource(data_root=str(data_root)))
     dry = retention_job.execute_in_process(
         resources=resources, run_config={"ops": {"apply_audio_retention": {"config": {"dry_run": True}}}}
     )

@@ -13,7 +13,12 @@ from typer.testing import CliRunner
 
 from pige_pipeline.cli import app
 from pige_pipeline.defs.maintenance.assets import STORAGE_CHECK, storage_health
-from pige_pipeline.lib.resources import PigeResource, StorageHealthResource, pige_resources
+from pige_pipeline.lib.resources import (
+    NotifierResource,
+    PigeResource,
+    StorageHealthResource,
+    pige_resources,
+)
 from pige_pipeline.maintenance.storage import (
     StorageSample,
     StorageThresholds,
@@ -110,6 +115,7 @@ def test_storage_health_asset_check_and_alert(
     resources = {
         "pige": PigeResource(data_root=str(data_root)),
         "storage": StorageHealthResource(min_days=min_days),
+        "notifier": NotifierResource(),
     }
     result = dg.materialize([storage_health], resources=resources)
     assert result.success

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from pige_pipeline.lib.alerting import send_ops_alert
-from pige_pipeline.lib.resources import PigeResource, StorageHealthResource
+from pige_pipeline.lib.resources import NotifierResource, PigeResource, StorageHealthResource
 from pige_pipeline.maintenance.storage import check_storage, history_path, human_bytes
 
 STORAGE_CHECK = "enough_days_of_recording"
@@ -23,7 +23,10 @@ STORAGE_CHECK = "enough_days_of_recording"
     tags={"pige/role": "ops"},
 )
 def storage_health(
-    context: dg.AssetExecutionContext, pige: PigeResource, storage: StorageHealthResource
+    context: dg.AssetExecutionContext,
+    pige: PigeResource,
+    storage: StorageHealthResource,
+    notifier: NotifierResource,
 ) -> dg.MaterializeResult:
     settings = pige.settings()
     thresholds = storage.thresholds()
@@ -35,12 +38,13 @@ def storage_health(
     if problems:
         alert = send_ops_alert(
             context.log,
+            notifier,
+            settings.data_root,
             # One alert a day while the condition lasts, not one every 30 minutes.
             key=f"ops/storage/low-space/{health.at:%Y-%m-%d}",
             subject=f"pige: disk space low on {settings.data_root}",
             body="\n".join(problems)
             + "\n\nFree space: delete or move old audio, lower retention_days in stations.yaml, or add disk.",
-            data_root=settings.data_root,
         )
     days_ok = days is None or days >= thresholds.min_days
     return dg.MaterializeResult(

@@ -6,7 +6,7 @@ import dagster as dg
 
 from pige_pipeline.defs.maintenance.housekeeping import DEFAULT_FAILED_RUN_DAYS, delete_runs, old_failed_runs
 from pige_pipeline.lib.alerting import send_ops_alert
-from pige_pipeline.lib.resources import PigeResource
+from pige_pipeline.lib.resources import NotifierResource, PigeResource
 from pige_pipeline.maintenance.holds import LegalHoldError
 from pige_pipeline.maintenance.housekeeping import find_stale_files, remove_stale_files
 from pige_pipeline.maintenance.retention import apply_retention, plan_retention
@@ -24,7 +24,7 @@ class RetentionConfig(dg.Config):
 
 @dg.op(description="Delete audio older than each station's retention_days, except held or alerted hours.")
 def apply_audio_retention(
-    context: dg.OpExecutionContext, config: RetentionConfig, pige: PigeResource
+    context: dg.OpExecutionContext, config: RetentionConfig, pige: PigeResource, notifier: NotifierResource
 ) -> dg.Output[int]:
     settings = pige.settings()
     try:
@@ -33,10 +33,11 @@ def apply_audio_retention(
     except (LegalHoldError, StationsFileError) as exc:
         status = send_ops_alert(
             context.log,
+            notifier,
+            settings.data_root,
             key=f"ops/retention/paused/{datetime.now(UTC):%Y-%m-%d}",
             subject="pige: retention paused, nothing deleted",
             body=f"{exc}\n\nFix the file named above, then run `pige retention run` (or wait for tomorrow).",
-            data_root=settings.data_root,
         )
         raise dg.Failure(
             description=f"retention paused, nothing deleted: {exc}", metadata={"alert": status}

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from pige_pipeline.demo.programme import build_programme, demo_catalogue, write_catalogue_csv
 from pige_pipeline.hours import hour_start, partition_key_for
@@ -18,13 +19,14 @@ from pige_pipeline.store.importer import import_archive
 
 DEMO_STATION = "demo-fm"
 DEMO_ICECAST_PORT = 8765
+DEMO_TIMEZONE = "Europe/Paris"
 DEMO_STATIONS_YAML = f"""\
 # Written by `pige demo`. Replace with your own stations (see README.md, "Configuration").
 stations:
   - id: {DEMO_STATION}
     name: Demo FM
     stream_url: http://127.0.0.1:8765/{DEMO_STATION}.mp3
-    timezone: Europe/Paris
+    timezone: {DEMO_TIMEZONE}
     language: fr
     retention_days: 30
     speech:
@@ -112,11 +114,17 @@ def materialize_demo_hour(hour: datetime, say: Callable[[str], None] = print) ->
     return failed
 
 
+def demo_report_day_and_month(hour: datetime) -> tuple[str, str]:
+    """The demo station's own day and month of `hour`: reports are cut on the station's clock."""
+    local = hour.astimezone(ZoneInfo(DEMO_TIMEZONE))
+    return f"{local:%Y-%m-%d}", f"{local:%Y-%m}"
+
+
 def write_demo_reports(hour: datetime, say: Callable[[str], None] = print) -> list[str]:
     """The demo day's and month's reports, through the commands people use; return those that failed."""
     from pige_pipeline.cli import app
 
-    day, month = f"{hour:%Y-%m-%d}", f"{hour:%Y-%m}"
+    day, month = demo_report_day_and_month(hour)
     failed: list[str] = []
     for args in (
         ["report", "daily", "--date", day],

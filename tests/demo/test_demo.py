@@ -26,6 +26,7 @@ import pandas as pd
 import pytest
 
 from pige_pipeline.analytics import build_info, connect
+from pige_pipeline.demo.run import demo_report_day_and_month
 from pige_pipeline.stations import load_stations
 from pige_pipeline.store.parquet import asset_hour_path, read_asset_hour
 from tests.demo.support import DEMO_STATION, DemoRun
@@ -260,7 +261,7 @@ def test_analytics_database_answers(demo_run: DemoRun) -> None:
 
 
 def test_reports_are_written_as_csv_parquet_and_html(demo_run: DemoRun) -> None:
-    day, month = f"{demo_run.hour:%Y-%m-%d}", f"{demo_run.hour:%Y-%m}"
+    day, month = demo_report_day_and_month(demo_run.hour)  # the station's own day (Europe/Paris)
     reports = demo_run.root / "reports"
     expected = {
         reports / "daily_log" / day: ("plays", "timeline", "dead_air", "coverage", "gaps", "summary"),

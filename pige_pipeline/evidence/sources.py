@@ -15,9 +15,10 @@ rebuild keeps the source of the lines it does not re-stitch, even after retentio
 from __future__ import annotations
 
 import os
+import re
 from bisect import bisect_right
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -25,10 +26,12 @@ import pyarrow as pa
 
 from pige_pipeline.evidence.model import ChunkSpan
 from pige_pipeline.hours import utc
-from pige_pipeline.store.chunks import chunk_dir, parse_chunk_name
+from pige_pipeline.store.chunks import AUDIO_EXTENSIONS
 
 SOURCE_COLUMNS = (("source_files", "VARCHAR"), ("source_start_s", "DOUBLE"), ("source_end_s", "DOUBLE"))
 SEPARATOR = ";"
+# The store's file name: the UTC start of its audio (pige_pipeline/store/chunks.py).
+_CHUNK_NAME = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z\.([a-z0-9]+)$")
 # A line detected a few ms before its file's named start (encoder padding, rounding) is still in it.
 START_TOLERANCE_S = 1.0
 
@@ -36,16 +39,26 @@ START_TOLERANCE_S = 1.0
 def station_chunks(data_root: Path, station: str, days: Iterable[date]) -> list[tuple[datetime, Path]]:
     """(start, path relative to the data root) of the station's chunk files on `days`, by start."""
     found: list[tuple[datetime, Path]] = []
+    for began, relative in _chunk_names(data_root, station, days):
+        found.append((began, Path(relative)))
+    return found
+
+
+def _chunk_names(data_root: Path, station: str, days: Iterable[date]) -> list[tuple[datetime, str]]:
+    # Names only, parsed without pathlib or strptime: a full rebuild lists every station-day's files.
+    found: list[tuple[datetime, str]] = []
     for day in sorted(set(days)):
-        directory = chunk_dir(data_root, station, datetime(day.year, day.month, day.day))
+        relative = f"chunks/{station}/{day:%Y}/{day:%m}/{day:%d}"
         try:
-            entries = list(os.scandir(directory))
+            names = os.listdir(data_root / relative)
         except OSError:
             continue
-        for entry in entries:
-            began = parse_chunk_name(Path(entry.name))
-            if began is not None:
-                found.append((began, Path(entry.path).relative_to(data_root)))
+        for name in names:
+            match = _CHUNK_NAME.match(name)
+            if match is None or match.group(7) not in AUDIO_EXTENSIONS:
+                continue
+            began = datetime(*(int(match.group(i)) for i in range(1, 7)), tzinfo=UTC)  # type: ignore[misc]
+            found.append((began, f"{relative}/{name}"))
     return sorted(found)
 
 
@@ -95,10 +108,10 @@ def fill_sources(con: duckdb.DuckDBPyConnection, data_root: Path, table: str) ->
             midnight = datetime(day.year, day.month, day.day)
             days.update(days_around(midnight, midnight))
         days.add(utc(last).date())
-        for began, path in station_chunks(data_root, station, days):
+        for began, path in _chunk_names(data_root, station, days):
             stations.append(station)
             starts.append(began)
-            paths.append(path.as_posix())
+            paths.append(path)
     con.register(
         "_chunk_files_arrow",
         pa.table(
@@ -110,39 +123,61 @@ def fill_sources(con: duckdb.DuckDBPyConnection, data_root: Path, table: str) ->
         ),
     )
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE _chunk_files AS
-           SELECT station, start, path, lead(start) OVER (PARTITION BY station ORDER BY start) AS next_start
-           FROM _chunk_files_arrow"""
+        "CREATE OR REPLACE TEMP TABLE _chunk_files AS SELECT station, start, path FROM _chunk_files_arrow"
     )
     con.unregister("_chunk_files_arrow")
     tolerance = f"INTERVAL {int(START_TOLERANCE_S * 1000)} MILLISECOND"
-    filled = con.execute(
+    # Most lines lie in one file: the file holding the start (last to begin before it) is the one
+    # holding the end. Two as-of joins find both; only lines across files join the files between.
+    con.execute(
         f"""
+        CREATE OR REPLACE TEMP TABLE _line_files AS
         WITH pending AS (
             SELECT rowid AS rid, station, start, "end" FROM {table}
             WHERE source_files IS NULL AND start IS NOT NULL
         ), first_file AS (
-            SELECT p.*, f.start AS first_start
+            SELECT p.*, f.start AS first_start, f.path AS first_path
             FROM pending p ASOF LEFT JOIN _chunk_files f
                 ON f.station = p.station AND p.start + {tolerance} >= f.start
-        ), files AS (
-            SELECT x.rid, x.start, x."end", f.start AS file_start, f.path
-            FROM first_file x JOIN _chunk_files f
-                ON f.station = x.station AND f.start >= x.first_start AND f.start < x."end"
-        ), found AS (
-            SELECT rid, string_agg(path, '{SEPARATOR}' ORDER BY file_start) AS source_files,
-                   greatest(0, epoch(min(start)) - epoch(min(file_start))) AS source_start_s,
-                   epoch(max("end")) - epoch(max(file_start)) AS source_end_s
-            FROM files GROUP BY rid
         )
-        UPDATE {table} SET source_files = coalesce(s.source_files, ''),
-                           source_start_s = round(s.source_start_s, 3),
-                           source_end_s = round(s.source_end_s, 3)
-        FROM (SELECT p.rid, f.source_files, f.source_start_s, f.source_end_s
-              FROM pending p LEFT JOIN found f USING (rid)) s
-        WHERE {table}.rowid = s.rid
+        SELECT x.*, l.start AS last_start
+        FROM first_file x ASOF LEFT JOIN _chunk_files l ON l.station = x.station AND x."end" > l.start
+        """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _line_sources AS
+        SELECT rid, first_path AS source_files,
+               greatest(0, epoch(start) - epoch(first_start)) AS source_start_s,
+               epoch("end") - epoch(first_start) AS source_end_s
+        FROM _line_files WHERE first_start IS NOT NULL AND first_start = last_start
+        UNION ALL
+        SELECT x.rid, string_agg(f.path, '{SEPARATOR}' ORDER BY f.start),
+               greatest(0, epoch(min(x.start)) - epoch(min(f.start))),
+               epoch(max(x."end")) - epoch(max(f.start))
+        FROM _line_files x JOIN _chunk_files f
+            ON f.station = x.station AND f.start >= coalesce(x.first_start, x.start) AND f.start < x."end"
+        WHERE last_start IS NOT NULL AND (first_start IS NULL OR first_start < last_start)
+        GROUP BY x.rid
+        """
+    )
+    # Every pending row gets a value ("" when no chunk holds it), so it is not looked at again.
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _line_values AS
+        SELECT p.rid, coalesce(f.source_files, '') AS source_files,
+               round(f.source_start_s, 3) AS source_start_s, round(f.source_end_s, 3) AS source_end_s
+        FROM _line_files p LEFT JOIN _line_sources f USING (rid)
+        """
+    )
+    filled = con.execute(
+        f"""
+        UPDATE {table} SET source_files = s.source_files, source_start_s = s.source_start_s,
+                           source_end_s = s.source_end_s
+        FROM _line_values s WHERE {table}.rowid = s.rid
         """
     ).fetchone()[0]
+    con.execute("DROP TABLE _line_files; DROP TABLE _line_sources; DROP TABLE _line_values")
     con.execute("DROP TABLE _chunk_files")
     return int(filled)
 

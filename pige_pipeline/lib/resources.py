@@ -14,6 +14,7 @@ from pige_pipeline.settings import PigeSettings
 from pige_pipeline.stations import StationsFile, load_stations
 
 if TYPE_CHECKING:  # heavy or domain imports stay out of the code location's start-up
+    from pige_pipeline.airplay.acoustid_lookup import AcoustIdLookup
     from pige_pipeline.llm import OllamaSettings
     from pige_pipeline.maintenance.storage import StorageThresholds
     from pige_pipeline.notify import Notifier
@@ -149,6 +150,38 @@ class NotifierResource(dg.ConfigurableResource):
         return Notifier(self.notify_settings(), Outbox(outbox_path(data_root)))
 
 
+class AcoustIDResource(dg.ConfigurableResource):
+    """AcoustID lookups of unknown music. Empty: PIGE_ACOUSTID_KEY / _URL; no key anywhere = no lookups."""
+
+    api_key: str = Field(
+        "", description="AcoustID application key; bind it as an EnvVar (PIGE_ACOUSTID_KEY)."
+    )
+    base_url: str = Field("", description="Base URL of the AcoustID API (PIGE_ACOUSTID_URL).")
+
+    def lookup(self) -> AcoustIdLookup | None:
+        """The rate-limited lookup, or None when no key is set anywhere (the default: off)."""
+        from pige_pipeline.airplay.acoustid_lookup import (
+            DEFAULT_BASE_URL,
+            ENV_KEY,
+            ENV_URL,
+            AcoustIdLookup,
+            acoustid_base_url,
+        )
+
+        key = self.api_key.strip() or os.environ.get(ENV_KEY, "").strip()
+        if not key:
+            return None
+        raw_url, source = (
+            (self.base_url, "the acoustid resource's base_url")
+            if self.base_url.strip()
+            else (
+                os.environ.get(ENV_URL, "").strip() or DEFAULT_BASE_URL,
+                ENV_URL,
+            )
+        )
+        return AcoustIdLookup(key, base_url=acoustid_base_url(raw_url, source))
+
+
 def _override(base: _Model, resource: dg.ConfigurableResource, what: str) -> _Model:
     """`base` with the resource's non-empty fields on top, validated again (the same clear errors)."""
     fields = {k: v.strip() for k, v in resource.model_dump().items() if isinstance(v, str) and v.strip()}
@@ -172,6 +205,7 @@ RESOURCE_ENV: dict[type[dg.ConfigurableResource], dict[str, str]] = {
         "min_days": "PIGE_STORAGE_MIN_DAYS",
         "min_free_percent": "PIGE_STORAGE_MIN_FREE_PERCENT",
     },
+    AcoustIDResource: {"api_key": "PIGE_ACOUSTID_KEY", "base_url": "PIGE_ACOUSTID_URL"},
     NotifierResource: {
         "smtp_host": "PIGE_SMTP_HOST",
         "smtp_port": "PIGE_SMTP_PORT",
@@ -200,4 +234,5 @@ def pige_resources(pige: PigeResource | None = None) -> dict[str, dg.Configurabl
         "llm": configured_from_env(LLMResource),
         "storage": configured_from_env(StorageHealthResource),
         "notifier": configured_from_env(NotifierResource),
+        "acoustid": configured_from_env(AcoustIDResource),
     }

@@ -19,7 +19,7 @@ from pige_pipeline.airplay.unknown import UnknownSegment, UnknownStore
 from pige_pipeline.audio.decode import decode_mono
 from pige_pipeline.defs.airplay.assets import airplay_events, catalogue, unknown_music
 from pige_pipeline.hours import partition_key_for
-from pige_pipeline.lib.resources import PigeResource
+from pige_pipeline.lib.resources import PigeResource, pige_resources
 from pige_pipeline.store.parquet import read_asset_hour, read_asset_range, write_asset_hour
 
 from .conftest import RATE, Catalogue, speech
@@ -31,7 +31,7 @@ def _materialize(assets: list, data_root: Path, hour: datetime | None = None) ->
     return dg.materialize(
         assets,
         partition_key=partition_key_for(hour) if hour else None,
-        resources={"pige": PigeResource(data_root=str(data_root))},
+        resources=pige_resources(PigeResource(data_root=str(data_root))),
         instance=dg.DagsterInstance.ephemeral(),
     )
 

@@ -7,6 +7,7 @@ import pytest
 
 from pige_pipeline.definitions import defs
 from pige_pipeline.lib.resources import (
+    AcoustIDResource,
     LLMResource,
     NotifierResource,
     StorageHealthResource,
@@ -17,7 +18,7 @@ from pige_pipeline.lib.resources import (
 
 def test_every_external_system_is_a_resource_of_the_code_location() -> None:
     resources = defs.resources or {}
-    assert {"pige", "whisper", "llm", "storage", "notifier"} <= set(resources)
+    assert {"pige", "whisper", "llm", "storage", "notifier", "acoustid"} <= set(resources)
     job = defs.resolve_job_def("process_hour")
     # The station steps ask for the resource of the system they use, not for the environment.
     speech_step = job.graph.node_dict["speech"].definition.node_dict["speech_stations"].definition
@@ -82,3 +83,21 @@ def test_the_notifier_resource_reads_like_the_variables(monkeypatch: pytest.Monk
     # Its outbox is the data root's, the one every process that alerts shares.
     notifier = NotifierResource().notifier(tmp_path)
     assert str(notifier.outbox.path).startswith(str(tmp_path))
+
+
+def test_acoustid_lookups_stay_off_without_a_key_and_name_a_bad_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PIGE_ACOUSTID_KEY", raising=False)
+    monkeypatch.setenv("PIGE_ACOUSTID_URL", "http://127.0.0.1:9/v2")
+    assert AcoustIDResource().lookup() is None
+    lookup = AcoustIDResource(api_key="k").lookup()
+    assert lookup is not None and lookup.base_url == "http://127.0.0.1:9/v2/"
+    with pytest.raises(ValueError, match="the acoustid resource's base_url='ftp://x' is not the base URL"):
+        AcoustIDResource(api_key="k", base_url="ftp://x").lookup()
+    # Only unknown_music looks up: its station steps ask for the resource, the plays' do not.
+    job = defs.resolve_job_def("process_hour")
+    steps = {
+        name: job.graph.node_dict[name].definition.node_dict[f"{name}_stations"].definition
+        for name in ("unknown_music", "airplay_events")
+    }
+    assert "acoustid" in steps["unknown_music"].required_resource_keys
+    assert "acoustid" not in steps["airplay_events"].required_resource_keys

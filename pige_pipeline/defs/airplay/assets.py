@@ -7,7 +7,6 @@ from typing import Any
 import dagster as dg
 import numpy as np
 
-from pige_pipeline.airplay.acoustid_lookup import lookup_from_env
 from pige_pipeline.airplay.catalogue import CatalogueFileError, load_catalogue
 from pige_pipeline.airplay.events import AIRPLAY_EVENTS_SCHEMA, play_rows
 from pige_pipeline.airplay.index import CatalogueIndex, load_index, update_index
@@ -16,7 +15,7 @@ from pige_pipeline.airplay.music_likeness import profile_from_row
 from pige_pipeline.airplay.unknown import UNKNOWN_MUSIC_SCHEMA, Piece, UnknownStore, unknown_rows
 from pige_pipeline.hours import HOUR
 from pige_pipeline.lib.hourly import StationHour, station_hour_asset
-from pige_pipeline.lib.resources import PigeResource
+from pige_pipeline.lib.resources import AcoustIDResource, PigeResource
 from pige_pipeline.settings import PigeSettings
 from pige_pipeline.stations import Station
 from pige_pipeline.store.hour_audio import NoAudioError
@@ -65,7 +64,9 @@ def _setup(context: dg.OpExecutionContext, settings: PigeSettings, _stations: li
     index = load_index(settings.state_dir / "catalogue")
     if index is None:
         context.log.error("no catalogue index: materialize the `catalogue` asset first")
-    return _Shared(index, UnknownStore(settings.state_dir), lookup_from_env())
+    # Only unknown_music asks for AcoustID (its station steps require the resource); plays never look up.
+    acoustid: AcoustIDResource | None = getattr(context.resources, "acoustid", None)
+    return _Shared(index, UnknownStore(settings.state_dir), acoustid.lookup() if acoustid else None)
 
 
 def _fingerprints(sh: StationHour) -> list[dict]:
@@ -145,5 +146,6 @@ unknown_music = station_hour_asset(
     compute=_unknown,
     deps=["fingerprints", "catalogue", "airplay_events"],
     setup=_setup,
+    resources=["acoustid"],
     group_name="airplay",
 )

@@ -12,9 +12,10 @@ import typer
 
 from pige_pipeline.analytics import AnalyticsNotBuiltError, connect, db_path, rebuild
 from pige_pipeline.cli.common import DataRootOption, fail, resolve_settings
-from pige_pipeline.reports import airplay, coverage, daily_log, dead_air, stats
+from pige_pipeline.reports import airplay
 from pige_pipeline.reports.output import ReportOutput
 from pige_pipeline.reports.periods import Period, PeriodError
+from pige_pipeline.reports.registry import report
 from pige_pipeline.settings import PigeSettings
 
 report_app = typer.Typer(help="Reports: airplay statements, daily logs, dead air, coverage, statistics.")
@@ -99,7 +100,7 @@ def _run(
         _show(work(settings.data_root, con))
 
 
-@report_app.command("airplay")
+@report_app.command("airplay", help=report("airplay").description)
 def airplay_command(
     month: MonthOpt = None,
     date: DateOpt = None,
@@ -113,12 +114,11 @@ def airplay_command(
     clips: ClipsOpt = True,
     data_root: DataRootOption = None,
 ) -> None:
-    """Airplay statement for a month (or a day): per station and per rights holder."""
     period = _period(date, month)
     formats = _formats(fmt)
 
     def work(root: Path, con: duckdb.DuckDBPyConnection) -> ReportOutput:
-        output = airplay.write_statement(root, con, period, station, formats, utc, clips)
+        output = report("airplay").run(root, con, period, station, formats, utc, clips)
         if check:
             mismatches = airplay.reconcile(con, period, station, utc)
             if not mismatches.empty:
@@ -130,7 +130,7 @@ def airplay_command(
     _run(data_root, station, force_rebuild, work)
 
 
-@report_app.command("daily")
+@report_app.command("daily", help=report("daily").description)
 def daily_command(
     date: Annotated[str, typer.Option("--date", help="A day, YYYY-MM-DD (each station's own day).")],
     station: StationOpt = None,
@@ -140,18 +140,17 @@ def daily_command(
     clips: ClipsOpt = True,
     data_root: DataRootOption = None,
 ) -> None:
-    """Daily station log: timeline of music, speech and silence, plays, dead air and coverage."""
     period = _period(date, None)
     formats = _formats(fmt)
     _run(
         data_root,
         station,
         force_rebuild,
-        lambda root, con: daily_log.write_daily_log(root, con, period, station, formats, utc, clips),
+        lambda root, con: report("daily").run(root, con, period, station, formats, utc, clips),
     )
 
 
-@report_app.command("dead-air")
+@report_app.command("dead-air", help=report("dead-air").description)
 def dead_air_command(
     date: DateOpt = None,
     month: MonthOpt = None,
@@ -162,18 +161,17 @@ def dead_air_command(
     clips: ClipsOpt = True,
     data_root: DataRootOption = None,
 ) -> None:
-    """Dead-air report for a day or a month: every alert and the off-air time per station."""
     period = _period(date, month)
     formats = _formats(fmt)
     _run(
         data_root,
         station,
         force_rebuild,
-        lambda root, con: dead_air.write_dead_air(root, con, period, station, formats, utc, clips),
+        lambda root, con: report("dead-air").run(root, con, period, station, formats, utc, clips),
     )
 
 
-@report_app.command("coverage")
+@report_app.command("coverage", help=report("coverage").description)
 def coverage_command(
     date: DateOpt = None,
     month: MonthOpt = None,
@@ -183,26 +181,24 @@ def coverage_command(
     utc: UtcOpt = False,
     data_root: DataRootOption = None,
 ) -> None:
-    """Coverage report for a day or a month: recorded seconds per station-hour, gaps and causes."""
     period = _period(date, month)
     formats = _formats(fmt)
     _run(
         data_root,
         station,
         force_rebuild,
-        lambda root, con: coverage.write_coverage(root, con, period, station, formats, utc),
+        lambda root, con: report("coverage").run(root, con, period, station, formats, utc),
     )
 
 
-@report_app.command("stats")
+@report_app.command("stats", help=report("stats").description)
 def stats_command(
     fmt: FormatOpt = None,
     force_rebuild: RebuildOpt = False,
     data_root: DataRootOption = None,
 ) -> None:
-    """Statistics: recordings per status, hours recorded, storage per station, processing backlog."""
     formats = _formats(fmt)
-    _run(data_root, None, force_rebuild, lambda root, con: stats.write_stats(root, con, formats))
+    _run(data_root, None, force_rebuild, lambda root, con: report("stats").run(root, con, formats=formats))
 
 
 @analytics_app.command("rebuild")

@@ -1,10 +1,9 @@
-"""Report assets: daily station log, airplay statements, dead air, coverage and statistics.
+"""Report assets, one per report and grain of `reports/registry.py` (the registry `pige report` uses).
 
 Each runs on cron automation once the `analytics` asset has been rebuilt after the cron tick
 (`AutomationCondition.on_cron`), and carries a freshness policy saying by when it is expected.
 """
 
-from collections.abc import Callable
 from datetime import timedelta
 
 import dagster as dg
@@ -14,13 +13,15 @@ from pydantic import Field
 from pige_pipeline.analytics import connect
 from pige_pipeline.defs.reports.partitions import daily_report_partitions, monthly_report_partitions
 from pige_pipeline.lib.resources import PigeResource
-from pige_pipeline.reports import airplay, coverage, daily_log, dead_air, stats
+from pige_pipeline.reports import airplay
 from pige_pipeline.reports.output import ReportOutput
 from pige_pipeline.reports.periods import Period
+from pige_pipeline.reports.registry import REPORTS, Grain, ReportSpec
 
 DAILY_CRON = "30 0 * * *"  # after midnight UTC; runs when analytics has been rebuilt since
 MONTHLY_CRON = "30 0 1 * *"
 STATS_CRON = "20 * * * *"
+RECONCILIATION_CHECK = "reconciles_with_airplay_events"
 
 DAILY_FRESHNESS = dg.FreshnessPolicy.cron(deadline_cron="0 3 * * *", lower_bound_delta=timedelta(hours=3))
 MONTHLY_FRESHNESS = dg.FreshnessPolicy.cron(deadline_cron="0 4 1 * *", lower_bound_delta=timedelta(hours=4))
@@ -52,59 +53,12 @@ def _metadata(output: ReportOutput) -> dict[str, object]:
     }
 
 
-def _daily_report(
-    name: str,
-    description: str,
-    write: Callable[..., ReportOutput],
-    has_clips: bool = True,
-) -> dg.AssetsDefinition:
-    @dg.asset(
-        name=name,
-        description=description,
-        group_name="reports",
-        kinds={"html", "csv", "parquet"},
-        deps=["analytics"],
-        partitions_def=daily_report_partitions,
-        automation_condition=dg.AutomationCondition.on_cron(DAILY_CRON),
-        freshness_policy=DAILY_FRESHNESS,
-    )
-    def _asset(
-        context: dg.AssetExecutionContext, config: ReportConfig, pige: PigeResource
-    ) -> dg.MaterializeResult:
-        settings = pige.settings()
-        period = Period.day(context.partition_key)
-        options: dict[str, bool] = {"utc": config.utc} | ({"clips": config.clips} if has_clips else {})
-        with connect(settings.data_root) as con:
-            output = write(settings.data_root, con, period, **options)
-        return dg.MaterializeResult(metadata=_metadata(output))
-
-    return _asset
-
-
-daily_station_log = _daily_report(
-    "daily_station_log",
-    "Per station and its own day: timeline of music, speech and silence, plays, dead air and coverage.",
-    daily_log.write_daily_log,
-)
-dead_air_report = _daily_report(
-    "dead_air_report",
-    "Every dead-air alert of the day with severity, classification, notification, and off-air totals.",
-    dead_air.write_dead_air,
-)
-coverage_report = _daily_report(
-    "coverage_report",
-    "Recorded seconds per station-hour of the day, with the recorder's gaps and their causes.",
-    coverage.write_coverage,
-    has_clips=False,
-)
-
-
 def _reconciliation_check(
     con: duckdb.DuckDBPyConnection, period: Period, utc: bool = False
 ) -> dg.AssetCheckResult:
     mismatches = airplay.reconcile(con, period, utc=utc)
     return dg.AssetCheckResult(
-        check_name="reconciles_with_airplay_events",
+        check_name=RECONCILIATION_CHECK,
         passed=mismatches.empty,
         description=(
             "plays and seconds per station and track equal airplay_events"
@@ -119,78 +73,87 @@ def _reconciliation_check(
     )
 
 
-def _statement_asset(
-    name: str,
-    partitions_def: dg.PartitionsDefinition,
-    cron: str,
-    freshness: dg.FreshnessPolicy,
-    make_period: Callable[[str], Period],
-) -> dg.AssetsDefinition:
+# Partitions, schedule and freshness of each grain of report.
+_GRAINS = {
+    "day": (daily_report_partitions, DAILY_CRON, DAILY_FRESHNESS, lambda key: Period.day(key[:10])),
+    "month": (monthly_report_partitions, MONTHLY_CRON, MONTHLY_FRESHNESS, lambda key: Period.month(key[:7])),
+}
+
+
+def _periodic_report_asset(spec: ReportSpec, name: str, grain: Grain) -> dg.AssetsDefinition:
+    partitions_def, cron, freshness, make_period = _GRAINS[grain]
+    check_specs = (
+        [
+            dg.AssetCheckSpec(
+                name=RECONCILIATION_CHECK,
+                asset=name,
+                description="Plays and seconds per station and track equal those of airplay_events.",
+            )
+        ]
+        if spec.reconciles
+        else []
+    )
+
     @dg.asset(
         name=name,
-        description=f"Airplay statement ({'daily' if 'daily' in name else 'monthly'}) per station and "
-        "per rights holder: plays, seconds, first and last play per track.",
+        description=f"{spec.description} One asset partition per {grain}.",
         group_name="reports",
         kinds={"html", "csv", "parquet"},
         deps=["analytics"],
         partitions_def=partitions_def,
         automation_condition=dg.AutomationCondition.on_cron(cron),
         freshness_policy=freshness,
-        check_specs=[
-            dg.AssetCheckSpec(
-                name="reconciles_with_airplay_events",
-                asset=name,
-                description="Plays and seconds per station and track equal those of airplay_events.",
-            )
-        ],
+        check_specs=check_specs,
     )
     def _asset(
         context: dg.AssetExecutionContext, config: ReportConfig, pige: PigeResource
     ) -> dg.MaterializeResult:
         settings = pige.settings()
-        period = make_period(context.partition_key[:10] if "daily" in name else context.partition_key[:7])
+        period = make_period(context.partition_key)
         with connect(settings.data_root) as con:
-            output = airplay.write_statement(
-                settings.data_root, con, period, utc=config.utc, clips=config.clips
-            )
-            check = _reconciliation_check(con, period, config.utc)
-        return dg.MaterializeResult(metadata=_metadata(output), check_results=[check])
+            output = spec.run(settings.data_root, con, period, utc=config.utc, clips=config.clips)
+            checks = [_reconciliation_check(con, period, config.utc)] if spec.reconciles else []
+        return dg.MaterializeResult(metadata=_metadata(output), check_results=checks)
 
     return _asset
 
 
-airplay_statement_daily = _statement_asset(
-    "airplay_statement_daily", daily_report_partitions, DAILY_CRON, DAILY_FRESHNESS, Period.day
-)
-airplay_statement_monthly = _statement_asset(
-    "airplay_statement_monthly", monthly_report_partitions, MONTHLY_CRON, MONTHLY_FRESHNESS, Period.month
-)
+def _unpartitioned_report_asset(spec: ReportSpec, name: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=name,
+        description=f"{spec.description} Refreshed every hour.",
+        group_name="reports",
+        kinds={"html", "csv", "parquet"},
+        deps=["analytics"],
+        automation_condition=dg.AutomationCondition.on_cron(STATS_CRON),
+        freshness_policy=dg.FreshnessPolicy.time_window(
+            fail_window=timedelta(hours=3), warn_window=timedelta(hours=2)
+        ),
+    )
+    def _asset(pige: PigeResource) -> dg.MaterializeResult:
+        settings = pige.settings()
+        with connect(settings.data_root) as con:
+            output = spec.run(settings.data_root, con)
+        return dg.MaterializeResult(metadata=_metadata(output))
+
+    return _asset
 
 
-@dg.asset(
-    name="statistics",
-    description="Recordings per status, hours recorded, storage per station and processing backlog.",
-    group_name="reports",
-    kinds={"html", "csv", "parquet"},
-    deps=["analytics"],
-    automation_condition=dg.AutomationCondition.on_cron(STATS_CRON),
-    freshness_policy=dg.FreshnessPolicy.time_window(
-        fail_window=timedelta(hours=3), warn_window=timedelta(hours=2)
-    ),
-)
-def statistics(pige: PigeResource) -> dg.MaterializeResult:
-    """The seeds' statistics endpoints, as a report refreshed every hour."""
-    settings = pige.settings()
-    with connect(settings.data_root) as con:
-        output = stats.write_stats(settings.data_root, con)
-    return dg.MaterializeResult(metadata=_metadata(output))
+# One asset per report and grain, from the registry `pige report` is built from too.
+REPORT_ASSETS_BY_NAME = {
+    name: (
+        _unpartitioned_report_asset(spec, name)
+        if grain == "none"
+        else _periodic_report_asset(spec, name, grain)
+    )
+    for spec in REPORTS
+    for name, grain in spec.assets.items()
+}
+REPORT_ASSETS = list(REPORT_ASSETS_BY_NAME.values())
 
-
-REPORT_ASSETS = [
-    daily_station_log,
-    airplay_statement_daily,
-    airplay_statement_monthly,
-    dead_air_report,
-    coverage_report,
-    statistics,
-]
+daily_station_log = REPORT_ASSETS_BY_NAME["daily_station_log"]
+airplay_statement_daily = REPORT_ASSETS_BY_NAME["airplay_statement_daily"]
+airplay_statement_monthly = REPORT_ASSETS_BY_NAME["airplay_statement_monthly"]
+dead_air_report = REPORT_ASSETS_BY_NAME["dead_air_report"]
+coverage_report = REPORT_ASSETS_BY_NAME["coverage_report"]
+statistics = REPORT_ASSETS_BY_NAME["statistics"]

@@ -216,14 +216,14 @@ def process_main(root: str, key: str) -> int:
     from pige_pipeline.defs.audio.assets import audio_analysis
     from pige_pipeline.defs.chunks.assets import audio_chunks
     from pige_pipeline.defs.silence.assets import dead_air_alerts
-    from pige_pipeline.lib.resources import PigeResource
+    from pige_pipeline.lib.resources import PigeResource, pige_resources
 
     # The same asset definitions `process_hour` runs, minus speech (see SOAK_ASSETS).
     result = dg.materialize(
         [audio_chunks, audio_analysis, dead_air_alerts, airplay_events, unknown_music],
         partition_key=key,
         instance=dg.DagsterInstance.ephemeral(),
-        resources={"pige": PigeResource(data_root=root)},
+        resources=pige_resources(PigeResource(data_root=root)),
         raise_on_error=False,
     )
     return 0 if result.success else 1
@@ -554,6 +554,7 @@ def _overlap(spans: list[tuple[float, float]], a: float, b: float) -> float:
 
 def measure(h: Harness, stations, t0, t_end, hours, mail, before, after, HOUR) -> dict:  # noqa: ANN001, N803
     from pige_pipeline.audio.probe import AudioProbeError, probe_audio
+    from pige_pipeline.silence.alerts import LIVE_NOTIFICATION_KIND
     from pige_pipeline.store.chunks import list_chunks
     from pige_pipeline.store.gaps import read_gaps
     from pige_pipeline.store.parquet import read_asset_range
@@ -616,11 +617,22 @@ def measure(h: Harness, stations, t0, t_end, hours, mail, before, after, HOUR) -
     unexplained = {sid: [(round(a - t0, 1), round(b - a, 2))
                          for a, b in holes[sid] if (a, b) not in claimed[sid]]
                    for sid in stations}  # fmt: skip
-    # Alerts: every suspect alert of the final tables is mailed exactly once, and nothing else is.
+    # Alerts: every suspect alert of the final tables is mailed exactly once, and nothing else is. A
+    # silence the live monitor paged while recording is not mailed again by the hourly record, whose
+    # row names the live page's notification key; that page's mail carries the key in X-Pige-Key.
     start, end = hours[0], hours[-1] + HOUR
     alerts = read_asset_range(h.root, "dead_air_alerts", start, end)
-    suspect = set(alerts.loc[alerts["classification"] == "suspect", "alert_id"]) if len(alerts) else set()
-    mailed = [m for msg in mail.messages() for m in re.findall(r"Alert id: (\S+)", msg.get_content())]
+    suspect_rows = alerts[alerts["classification"] == "suspect"] if len(alerts) else alerts
+    suspect = set(suspect_rows["alert_id"]) if len(alerts) else set()
+    messages = mail.messages()
+    mailed = [m for msg in messages for m in re.findall(r"Alert id: (\S+)", msg.get_content())]
+    live_pages = [str(msg["X-Pige-Key"]) for msg in messages if msg["X-Pige-Kind"] == LIVE_NOTIFICATION_KIND]
+    paged_live = {}
+    for row in suspect_rows.itertuples() if len(alerts) else ():
+        found = re.search(r"\(live alert (\S+)\)", str(row.notification_status or ""))
+        if found:
+            paged_live[row.alert_id] = found.group(1)
+    mailed += [alert for alert, key in paged_live.items() for page in live_pages if page == key]
     plays = read_asset_range(h.root, "airplay_events", start, end)
     litter = [str(p) for p in (h.root / "parquet").rglob("*.tmp")]
     changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
@@ -646,6 +658,8 @@ def measure(h: Harness, stations, t0, t_end, hours, mail, before, after, HOUR) -
             "duplicates": len(mailed) - len(set(mailed)),
             "missing": sorted(suspect - set(mailed)),
             "spurious": sorted(set(mailed) - suspect),
+            "paged_live": len(paged_live),
+            "live_pages_without_a_suspect_row": sorted(set(live_pages) - set(paged_live.values())),
         },  # fmt: skip
         "plays": int(len(plays)),
         "duplicate_play_ids": int(plays["play_id"].duplicated().sum()) if len(plays) else 0,

@@ -27,7 +27,7 @@ from pige_pipeline.analytics import connect, rebuild
 from pige_pipeline.audio.decode import decode_mono
 from pige_pipeline.defs.airplay.assets import airplay_events
 from pige_pipeline.hours import partition_key_for
-from pige_pipeline.lib.resources import PigeResource
+from pige_pipeline.lib.resources import PigeResource, pige_resources
 from pige_pipeline.store.parquet import write_asset_hour
 from pige_pipeline.testing.sources import singularity_tracks
 from pige_pipeline.testing.synthetic_year import settings_for
@@ -129,7 +129,7 @@ def _materialize(data_root: Path, hour: datetime) -> None:
     result = dg.materialize(
         [airplay_events],
         partition_key=partition_key_for(hour),
-        resources={"pige": PigeResource(data_root=str(data_root))},
+        resources=pige_resources(PigeResource(data_root=str(data_root))),
         instance=dg.DagsterInstance.ephemeral(),
     )
     assert result.success

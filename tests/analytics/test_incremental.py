@@ -27,7 +27,7 @@ from pige_pipeline.analytics.regions import base_days, extend_keys, runs
 from pige_pipeline.analytics.schemas import ASSET_SCHEMAS
 from pige_pipeline.cli import app
 from pige_pipeline.defs.analytics.assets import analytics
-from pige_pipeline.lib.resources import PigeResource
+from pige_pipeline.lib.resources import PigeResource, pige_resources
 from pige_pipeline.store.gaps import Gap, append_gap
 from pige_pipeline.store.parquet import asset_hour_path, read_asset_hour, write_asset_hour
 from pige_pipeline.testing.synthetic_year import ForcedPlay, generate, settings_for, write_hourly
@@ -287,7 +287,7 @@ def test_full_rebuild_when_asked_without_a_database_or_on_a_new_schema(data_root
 
 
 def test_full_rebuild_from_the_asset_config_and_the_command_line(data_root: Path) -> None:
-    resources = {"pige": PigeResource(data_root=str(data_root))}
+    resources = pige_resources(PigeResource(data_root=str(data_root)))
     instance = dg.DagsterInstance.ephemeral()
     _move_hour(data_root.parent / "later", data_root, NEWEST)
     result = dg.materialize([analytics], resources=resources, instance=instance)

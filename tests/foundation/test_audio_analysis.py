@@ -9,7 +9,7 @@ import pytest
 
 from pige_pipeline.defs.audio.assets import audio_analysis
 from pige_pipeline.defs.chunks.assets import audio_chunks
-from pige_pipeline.lib.resources import PigeResource
+from pige_pipeline.lib.resources import PigeResource, pige_resources
 from pige_pipeline.store.chunks import chunk_path
 from pige_pipeline.store.hour_audio import decode_hour_pieces, load_hour_audio
 from pige_pipeline.store.parquet import read_asset_hour
@@ -55,7 +55,7 @@ def test_one_decode_feeds_silences_and_fingerprints(
     result = dg.materialize(
         [audio_chunks, audio_analysis],
         partition_key="2026-11-20-10:00",
-        resources={"pige": PigeResource(data_root=str(data_root))},
+        resources=pige_resources(PigeResource(data_root=str(data_root))),
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
     )

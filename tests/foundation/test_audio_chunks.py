@@ -7,7 +7,7 @@ import dagster as dg
 import pytest
 
 from pige_pipeline.defs.chunks.assets import audio_chunks
-from pige_pipeline.lib.resources import PigeResource
+from pige_pipeline.lib.resources import PigeResource, pige_resources
 from pige_pipeline.store.chunks import chunk_path
 from pige_pipeline.store.gaps import Gap, append_gap
 from pige_pipeline.store.parquet import read_asset_hour, read_manifest
@@ -20,7 +20,7 @@ def _materialize(data_root: Path) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [audio_chunks],
         partition_key=KEY,
-        resources={"pige": PigeResource(data_root=str(data_root))},
+        resources=pige_resources(PigeResource(data_root=str(data_root))),
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
     )

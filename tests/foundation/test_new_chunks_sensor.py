@@ -9,7 +9,7 @@ import dagster as dg
 
 from pige_pipeline.defs.chunks.sensors import new_chunks_sensor
 from pige_pipeline.hours import hour_start, partition_key_for
-from pige_pipeline.lib.resources import PigeResource
+from pige_pipeline.lib.resources import PigeResource, pige_resources
 from pige_pipeline.store.chunks import chunk_path
 
 
@@ -17,7 +17,7 @@ def _tick(data_root: Path, cursor: str | None = None) -> dg.SensorResult:
     context = dg.build_sensor_context(
         instance=dg.DagsterInstance.ephemeral(),
         cursor=cursor,
-        resources={"pige": PigeResource(data_root=str(data_root))},
+        resources=pige_resources(PigeResource(data_root=str(data_root))),
     )
     return new_chunks_sensor(context)
 

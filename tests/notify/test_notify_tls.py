@@ -20,7 +20,7 @@ import pytest
 
 from pige_pipeline.defs.silence.assets import dead_air_alerts
 from pige_pipeline.hours import partition_key_for
-from pige_pipeline.lib.resources import PigeResource
+from pige_pipeline.lib.resources import PigeResource, pige_resources
 from pige_pipeline.notify import (
     Notification,
     Notifier,
@@ -74,7 +74,7 @@ def materialize(data_root: Path) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [dead_air_alerts],
         partition_key=partition_key_for(H),
-        resources={"pige": PigeResource(data_root=str(data_root))},
+        resources=pige_resources(PigeResource(data_root=str(data_root))),
         instance=dg.DagsterInstance.ephemeral(),
     )
 

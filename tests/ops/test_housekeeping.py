@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from pige_pipeline.cli import app
 from pige_pipeline.defs.maintenance.housekeeping import delete_runs, old_failed_runs
 from pige_pipeline.defs.maintenance.jobs import housekeeping_job
-from pige_pipeline.lib.resources import PigeResource
+from pige_pipeline.lib.resources import PigeResource, pige_resources
 from pige_pipeline.maintenance.housekeeping import find_stale_files, remove_stale_files
 
 
@@ -70,7 +70,7 @@ def test_housekeeping_job_cleans_runs_and_files(tmp_path: Path, data_root: Path)
         failed = failing_job.execute_in_process(instance=instance, raise_on_error=False)
         result = housekeeping_job.execute_in_process(
             instance=instance,
-            resources={"pige": PigeResource(data_root=str(data_root))},
+            resources=pige_resources(PigeResource(data_root=str(data_root))),
             run_config={"ops": {"clean_up": {"config": {"failed_run_days": 0}}}},
         )
         assert result.success

@@ -11,7 +11,7 @@ import pytest
 from dagster._core.scheduler.instigation import TickStatus
 
 from pige_pipeline.defs.chunks.assets import audio_chunks
-from pige_pipeline.lib.resources import PigeResource
+from pige_pipeline.lib.resources import PigeResource, pige_resources
 from tests.ops.support import REPO, DemoRoot, PgCluster, Stack
 
 
@@ -33,7 +33,7 @@ def test_partitioned_run_is_stored_in_postgres(
             [audio_chunks],
             partition_key=demo_root.partition_key,
             instance=instance,
-            resources={"pige": PigeResource(data_root=str(demo_root.path))},
+            resources=pige_resources(PigeResource(data_root=str(demo_root.path))),
         )
         assert result.success
     # A fresh instance reads the run back from the database, not from memory.

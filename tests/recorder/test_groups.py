@@ -16,7 +16,7 @@ import pytest
 
 from pige_pipeline.defs.recorder.jobs import recorder, run_groups
 from pige_pipeline.defs.recorder.sensors import recorder_supervisor
-from pige_pipeline.lib.resources import PigeResource
+from pige_pipeline.lib.resources import PigeResource, pige_resources
 from pige_pipeline.recorder.groups import parse_groups
 from pige_pipeline.recorder.state import RecorderState, read_state, stop_request_path, write_state
 from pige_pipeline.recorder.supervisor import (
@@ -136,7 +136,7 @@ def _stations(path: Path, groups: dict[str, str]) -> Path:
 
 def _tick(instance: dg.DagsterInstance, data_root: Path) -> dg.SensorResult:
     context = dg.build_sensor_context(
-        instance=instance, resources={"pige": PigeResource(data_root=str(data_root))}
+        instance=instance, resources=pige_resources(PigeResource(data_root=str(data_root)))
     )
     return recorder_supervisor(context)
 

@@ -11,7 +11,7 @@ import dagster as dg
 import pytest
 
 from pige_pipeline.defs.recorder.sensors import recorder_supervisor
-from pige_pipeline.lib.resources import PigeResource
+from pige_pipeline.lib.resources import PigeResource, pige_resources
 from pige_pipeline.recorder.state import RecorderState, stop_request_path, write_state
 from pige_pipeline.recorder.supervisor import (
     GROUP_TAG,
@@ -90,7 +90,7 @@ def _add_run(
 
 def _tick(instance: dg.DagsterInstance, data_root: Path) -> dg.SensorResult:
     context = dg.build_sensor_context(
-        instance=instance, resources={"pige": PigeResource(data_root=str(data_root))}
+        instance=instance, resources=pige_resources(PigeResource(data_root=str(data_root)))
     )
     return recorder_supervisor(context)
 
@@ -167,7 +167,7 @@ def test_recorder_job_records_until_asked_to_stop(tmp_path: Path, ice, stream_mp
         result = recorder.execute_in_process(
             instance=instance,
             run_config={"ops": {"record_stations": {"config": {"segment_seconds": 5}}}},
-            resources={"pige": PigeResource(data_root=str(data_root))},
+            resources=pige_resources(PigeResource(data_root=str(data_root))),
         )
         assert result.success
         assert instance.get_run_by_id(result.run_id).tags[ROLE_TAG] == ROLE

@@ -19,7 +19,7 @@ import yaml
 from pige_pipeline.audio.probe import probe_audio
 from pige_pipeline.definitions import defs
 from pige_pipeline.defs.airplay.assets import catalogue
-from pige_pipeline.lib.resources import PigeResource
+from pige_pipeline.lib.resources import PigeResource, pige_resources
 from pige_pipeline.store.chunks import chunk_path
 from pige_pipeline.store.parquet import read_asset_hour, read_manifest
 from pige_pipeline.testing.sources import singularity_tracks
@@ -80,7 +80,7 @@ def processed(tmp_path_factory: pytest.TempPathFactory, corpus: dict[str, Path])
         )
     (root / "stations.yaml").write_text(yaml.safe_dump({"stations": stations}), encoding="utf-8")
     _catalogue(root, corpus)
-    resources = {"pige": PigeResource(data_root=str(root))}
+    resources = pige_resources(PigeResource(data_root=str(root)))
     indexed = dg.materialize([catalogue], resources=resources, instance=dg.DagsterInstance.ephemeral())
     [mat] = indexed.asset_materializations_for_node("catalogue")
     result = defs.resolve_job_def("process_hour").execute_in_process(

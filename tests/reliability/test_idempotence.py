@@ -21,7 +21,7 @@ from pige_pipeline.analytics.build import connect, rebuild
 from pige_pipeline.definitions import defs
 from pige_pipeline.defs.airplay.assets import catalogue
 from pige_pipeline.hours import partition_key_for
-from pige_pipeline.lib.resources import PigeResource
+from pige_pipeline.lib.resources import PigeResource, pige_resources
 from pige_pipeline.reports import airplay
 from pige_pipeline.reports.periods import Period
 from pige_pipeline.settings import PigeSettings
@@ -112,7 +112,7 @@ def _process(root: Path, hour: datetime) -> None:
     result = defs.resolve_job_def("process_hour").execute_in_process(
         partition_key=partition_key_for(hour),
         instance=dg.DagsterInstance.ephemeral(),
-        resources={"pige": PigeResource(data_root=str(root))},
+        resources=pige_resources(PigeResource(data_root=str(root))),
     )
     assert result.success
 
@@ -144,7 +144,7 @@ def test_reprocessing_hours_is_idempotent(two_hours: Path, monkeypatch: pytest.M
         monkeypatch.setenv("PIGE_SMTP_HOST", "127.0.0.1")
         monkeypatch.setenv("PIGE_SMTP_PORT", str(smtp.port))
         monkeypatch.setenv("PIGE_ALERT_TO", "onair@example.org")
-        resources = {"pige": PigeResource(data_root=str(root))}
+        resources = pige_resources(PigeResource(data_root=str(root)))
         assert dg.materialize(
             [catalogue], resources=resources, instance=dg.DagsterInstance.ephemeral()
         ).success

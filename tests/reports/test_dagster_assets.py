@@ -16,13 +16,13 @@ from pige_pipeline.defs.reports.assets import (
     dead_air_report,
     statistics,
 )
-from pige_pipeline.lib.resources import PigeResource
+from pige_pipeline.lib.resources import PigeResource, pige_resources
 from pige_pipeline.testing.synthetic_year import SyntheticData
 
 
 def test_assets_materialize(synthetic_copy: tuple[Path, SyntheticData]) -> None:
     root, _data = synthetic_copy
-    resources = {"pige": PigeResource(data_root=str(root))}
+    resources = pige_resources(PigeResource(data_root=str(root)))
     instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize([analytics], resources=resources, instance=instance)
     assert result.success

@@ -10,7 +10,7 @@ import dagster as dg
 from pige_pipeline.data_root import ensure_data_root_id, read_data_root_id
 from pige_pipeline.defs.chunks.assets import audio_chunks
 from pige_pipeline.lib.hourly import DATA_ROOT_TAG
-from pige_pipeline.lib.resources import PigeResource
+from pige_pipeline.lib.resources import PigeResource, pige_resources
 
 from .support import KEY, PIGE, pige_env
 
@@ -39,7 +39,7 @@ def test_a_step_on_another_data_root_fails_and_writes_nothing(
     result = dg.materialize(
         [audio_chunks],
         partition_key=KEY,
-        resources={"pige": PigeResource(data_root=str(data_root))},
+        resources=pige_resources(PigeResource(data_root=str(data_root))),
         instance=dg.DagsterInstance.ephemeral(),
         tags={DATA_ROOT_TAG: "0123456789abcdef-the-run-saw-another-volume"},
         raise_on_error=False,

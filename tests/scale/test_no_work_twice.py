@@ -17,7 +17,7 @@ from pige_pipeline.definitions import defs
 from pige_pipeline.defs.chunks.sensors import new_chunks_sensor
 from pige_pipeline.hours import partition_key_for
 from pige_pipeline.lib.hourly import DATA_ROOT_TAG
-from pige_pipeline.lib.resources import PigeResource
+from pige_pipeline.lib.resources import PigeResource, pige_resources
 from pige_pipeline.store.chunks import chunk_path
 
 from .support import HOUR, KEY, build_hour
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow
 def _tick(root: Path, instance: dg.DagsterInstance) -> dg.SensorResult:
     context = dg.build_sensor_context(
         instance=instance,
-        resources={"pige": PigeResource(data_root=str(root))},
+        resources=pige_resources(PigeResource(data_root=str(root))),
         repository_def=defs.get_repository_def(),
     )
     return new_chunks_sensor(context)
@@ -40,7 +40,7 @@ def processed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = defs.resolve_job_def("process_hour").execute_in_process(
         partition_key=KEY,
         instance=dg.DagsterInstance.ephemeral(),
-        resources={"pige": PigeResource(data_root=str(root))},
+        resources=pige_resources(PigeResource(data_root=str(root))),
     )
     assert result.success
     return root
@@ -79,7 +79,7 @@ def test_a_new_archive_becomes_one_backfill_of_what_is_missing(processed: Path, 
     instance = dg.DagsterInstance.ephemeral()
     context = dg.build_sensor_context(
         instance=instance,
-        resources={"pige": PigeResource(data_root=str(root))},
+        resources=pige_resources(PigeResource(data_root=str(root))),
         repository_def=defs.get_repository_def(),
     )
     result = new_chunks_sensor(context)

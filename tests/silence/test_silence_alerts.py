@@ -20,7 +20,7 @@ from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE as RATE
 from pige_pipeline.defs.silence.assets import dead_air_alerts
 from pige_pipeline.defs.silence.sensors import notification_outbox
 from pige_pipeline.hours import partition_key_for
-from pige_pipeline.lib.resources import PigeResource
+from pige_pipeline.lib.resources import PigeResource, pige_resources
 from pige_pipeline.notify import Notification, Notifier, NotifySettings, Outbox, outbox_path
 from pige_pipeline.silence.alerts import DEAD_AIR_ALERTS_SCHEMA, dead_air_alert_rows
 from pige_pipeline.silence.rows import SILENCES_SCHEMA, silence_rows
@@ -101,7 +101,7 @@ def materialize(data_root: Path, hour: datetime) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [dead_air_alerts],
         partition_key=partition_key_for(hour),
-        resources={"pige": PigeResource(data_root=str(data_root))},
+        resources=pige_resources(PigeResource(data_root=str(data_root))),
         instance=dg.DagsterInstance.ephemeral(),
     )
 
@@ -189,7 +189,7 @@ def test_mail_down_during_the_run_is_delivered_by_the_sensor(data_root, two_hour
         ]
         # The sensor finds nothing left to do, then the hour re-run records notified_at without resending.
         reason = notification_outbox(
-            dg.build_sensor_context(resources={"pige": PigeResource(data_root=str(data_root))})
+            dg.build_sensor_context(resources=pige_resources(PigeResource(data_root=str(data_root))))
         )
         assert "pending 0" in reason.skip_message
         assert materialize(data_root, H).success

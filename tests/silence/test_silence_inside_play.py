@@ -25,7 +25,7 @@ from pige_pipeline.airplay.matcher import match_fingerprint_rows
 from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE as RATE
 from pige_pipeline.defs.silence.assets import dead_air_alerts
 from pige_pipeline.hours import partition_key_for
-from pige_pipeline.lib.resources import PigeResource
+from pige_pipeline.lib.resources import PigeResource, pige_resources
 from pige_pipeline.notify import Notifier
 from pige_pipeline.silence.rows import SILENCES_SCHEMA, silence_rows
 from pige_pipeline.stations import SilenceSettings
@@ -108,7 +108,7 @@ def materialize(data_root: Path) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [dead_air_alerts],
         partition_key=partition_key_for(H),
-        resources={"pige": PigeResource(data_root=str(data_root))},
+        resources=pige_resources(PigeResource(data_root=str(data_root))),
         instance=dg.DagsterInstance.ephemeral(),
     )
 

@@ -24,7 +24,7 @@ from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE
 from pige_pipeline.defs.recorder.jobs import recorder
 from pige_pipeline.defs.recorder.sensors import recorder_supervisor
 from pige_pipeline.hours import hour_start
-from pige_pipeline.lib.resources import PigeResource
+from pige_pipeline.lib.resources import PigeResource, pige_resources
 from pige_pipeline.notify import Notifier
 from pige_pipeline.recorder.state import read_states, request_stop
 from pige_pipeline.silence.alerts import dead_air_alert_rows
@@ -74,7 +74,7 @@ def test_supervised_recorder_pages_live_and_the_hourly_record_does_not_mail_agai
             "timezone": "Europe/Paris",
         }
         (data_root / "stations.yaml").write_text(yaml.safe_dump({"stations": [station]}), encoding="utf-8")
-        resources = {"pige": PigeResource(data_root=str(data_root))}
+        resources = pige_resources(PigeResource(data_root=str(data_root)))
         with dg.DagsterInstance.ephemeral() as instance:
             tick = recorder_supervisor(dg.build_sensor_context(instance=instance, resources=resources))
             [request] = tick.run_requests

@@ -14,7 +14,7 @@ from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE as RATE
 from pige_pipeline.defs.audio.assets import audio_analysis
 from pige_pipeline.defs.chunks.assets import audio_chunks
 from pige_pipeline.defs.silence.assets import dead_air_alerts
-from pige_pipeline.lib.resources import PigeResource
+from pige_pipeline.lib.resources import PigeResource, pige_resources
 from pige_pipeline.store.chunks import chunk_path
 from pige_pipeline.store.parquet import read_asset_hour
 from pige_pipeline.testing import silence_synth as synth
@@ -43,7 +43,7 @@ def test_chunk_to_alert_email(data_root: Path, stations_yaml: Path, music: np.nd
         result = dg.materialize(
             [audio_chunks, audio_analysis, dead_air_alerts],
             partition_key="2026-03-02-14:00",
-            resources={"pige": PigeResource(data_root=str(data_root))},
+            resources=pige_resources(PigeResource(data_root=str(data_root))),
             instance=dg.DagsterInstance.ephemeral(),
         )
         [mail] = smtp.wait_for(1)

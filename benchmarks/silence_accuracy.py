@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.silence_accuracy [--programmes 8] [--set both|tuning|evaluation] [--mp3]
 
-The sets are built by `pige_pipeline.silence.evalsets` (see its table): the tuning set from the music
+The sets are built by `pige_pipeline.testing.silence_evalsets` (see its table): the tuning set from the music
 and voices the detector was developed on, the evaluation set from other music (supertux-data,
 freedroidrpg-data), other voices (espeak-ng) and other seeds. The evaluation packages are installed
 with apt-get when missing (sudo when not root). Each programme is ~8 minutes: songs, 12 dead-air
@@ -28,7 +28,13 @@ import numpy as np
 from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE, decode_mono
 from pige_pipeline.silence import detect_silences
 from pige_pipeline.silence.detect import frame_features
-from pige_pipeline.silence.evalsets import EVAL_PACKAGES, EVALUATION, TUNING, SetMaterial, field_programme
+from pige_pipeline.testing.silence_evalsets import (
+    EVAL_PACKAGES,
+    EVALUATION,
+    TUNING,
+    SetMaterial,
+    field_programme,
+)
 
 THRESHOLD_DB, MIN_SECONDS = -50.0, 2.0
 LONG_S = 5.0  # the targets are for dead air of at least this long

@@ -26,7 +26,7 @@ from pathlib import Path
 from benchmarks.silence_accuracy import ensure_packages
 from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE, decode_mono
 from pige_pipeline.silence import detect_silences
-from pige_pipeline.silence.evalsets import EVAL_PACKAGES, EVALUATION, TUNING, field_programme
+from pige_pipeline.testing.silence_evalsets import EVAL_PACKAGES, EVALUATION, TUNING, field_programme
 
 
 def build_hour(workdir: Path, minutes: float, hiss: bool) -> Path:

@@ -50,10 +50,6 @@ def test_domain_modules_do_not_import_dagster() -> None:
     assert out.stdout.strip() == "", out.stdout + out.stderr
 
 
-# Being written beside this change (issue 17's evaluation sets); it moves to testing/ when it lands.
-EVALUATION_SET_BUILDERS_TO_MOVE = {"pige_pipeline.silence.evalsets"}
-
-
 def test_the_runtime_never_imports_the_testing_package() -> None:
     # Test servers and generators live in pige_pipeline/testing/; only the demo may use them.
     root = Path(pige_pipeline.__file__).parent
@@ -63,8 +59,6 @@ def test_the_runtime_never_imports_the_testing_package() -> None:
         if parts[-1] == "__init__":
             parts.pop()
         if len(parts) > 1 and parts[1] in {"testing", "demo"} or parts[-2:] == ["cli", "demo"]:
-            continue
-        if ".".join(parts) in EVALUATION_SET_BUILDERS_TO_MOVE:
             continue
         runtime.append(".".join(parts))
     code = (

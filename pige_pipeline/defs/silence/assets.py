@@ -8,11 +8,10 @@ import dagster as dg
 
 from pige_pipeline.airplay.index import load_index
 from pige_pipeline.lib.hourly import StationHour, StationOutput, station_hour_asset
-from pige_pipeline.notify import Notifier
 from pige_pipeline.settings import PigeSettings
 from pige_pipeline.silence.alerts import DEAD_AIR_ALERTS_SCHEMA, SilencesMissingError, dead_air_alert_rows
 from pige_pipeline.silence.classify import classify_rules
-from pige_pipeline.silence.llm import llm_classifier_from_env
+from pige_pipeline.silence.llm import LLMClassifier
 from pige_pipeline.silence.reference import reference_from_index_tracks
 from pige_pipeline.stations import Station
 from pige_pipeline.store.hour_audio import NoAudioError
@@ -21,9 +20,10 @@ from pige_pipeline.store.hour_audio import NoAudioError
 def _setup(
     context: dg.OpExecutionContext, settings: PigeSettings, _stations: list[Station]
 ) -> dict[str, Any]:
-    notifier = Notifier.from_env(settings.data_root)
+    notifier = context.resources.notifier.notifier(settings.data_root)
     context.log.info(f"dead-air notifications: {notifier.settings.describe()}")
-    classifier = llm_classifier_from_env() or classify_rules
+    llm = context.resources.llm.ollama_settings()
+    classifier = LLMClassifier(llm) if llm.enabled else classify_rules
     index = load_index(settings.state_dir / "catalogue")
     if index is None:
         context.log.warning(
@@ -80,6 +80,7 @@ dead_air_alerts = station_hour_asset(
     # so the first run of an hour gives the same alerts as a re-run.
     deps=["silences", "airplay_events", "transcripts"],
     setup=_setup,
+    resources=["notifier", "llm"],
     group_name="dead_air",
     check_description="Fails when a station's alerts cannot be computed or a suspect one is undelivered.",
 )

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pige_pipeline.lib.resources import PigeResource
-from pige_pipeline.notify import Notifier
+from pige_pipeline.lib.resources import NotifierResource, PigeResource
 
 
 @dg.sensor(
@@ -14,11 +13,13 @@ from pige_pipeline.notify import Notifier
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Retries pending notifications (mail server down, webhook failing) until delivered.",
 )
-def notification_outbox(context: dg.SensorEvaluationContext, pige: PigeResource) -> dg.SkipReason:
-    notifier = Notifier.from_env(pige.settings().data_root)
-    attempted = notifier.flush()
+def notification_outbox(
+    context: dg.SensorEvaluationContext, pige: PigeResource, notifier: NotifierResource
+) -> dg.SkipReason:
+    sender = notifier.notifier(pige.settings().data_root)
+    attempted = sender.flush()
     sent = sum(1 for s in attempted if s.status == "sent")
-    waiting = notifier.outbox.pending_count()
+    waiting = sender.outbox.pending_count()
     for state in attempted:
         if state.status != "sent":
             context.log.warning(f"notification {state.key} still pending: {state.last_error}")

@@ -190,4 +190,6 @@ def test_reprocessing_hours_is_idempotent(two_hours: Path, monkeypatch: pytest.M
     counts = statement.set_index(["station", "track_id"])["plays"].to_dict()
     assert counts[("beta", "T1")] == 1 and counts[("alpha", "T1")] == 1 and counts[("alpha", "T2")] == 1
     assert mismatches.empty and mismatches_again.empty
-    pd.testing.assert_frame_equal(statement, statement_again)
+    # The same lines and plays; only beta's boundary play may gain the fraction of a second that the
+    # refined 11:00 part adds (the exception named above).
+    pd.testing.assert_frame_equal(statement, statement_again, check_exact=False, atol=0.5)

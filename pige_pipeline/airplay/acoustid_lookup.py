@@ -89,12 +89,18 @@ def acoustid_base_url(raw: str, source: str = ENV_URL) -> str:
     return url if url.endswith("/") else url + "/"
 
 
-def lookup_from_env() -> AcoustIdLookup | None:
-    """The lookup if PIGE_ACOUSTID_KEY is set, else None (disabled, the default).
+def lookup_from_env(
+    api_key: str = "", base_url: str = "", url_source: str = ENV_URL
+) -> AcoustIdLookup | None:
+    """The lookup if a key is given or PIGE_ACOUSTID_KEY is set, else None (disabled, the default).
 
-    PIGE_ACOUSTID_URL, checked only when lookups are on, points them at another server.
+    `base_url` (named `url_source` in errors), else PIGE_ACOUSTID_URL, checked only when lookups are
+    on, points them at another server.
     """
-    key = os.environ.get(ENV_KEY, "").strip()
+    key = api_key.strip() or os.environ.get(ENV_KEY, "").strip()
     if not key:
         return None
-    return AcoustIdLookup(key, base_url=os.environ.get(ENV_URL, "").strip() or DEFAULT_BASE_URL)
+    url = base_url.strip()
+    if not url:
+        url, url_source = os.environ.get(ENV_URL, "").strip() or DEFAULT_BASE_URL, ENV_URL
+    return AcoustIdLookup(key, base_url=acoustid_base_url(url, url_source))

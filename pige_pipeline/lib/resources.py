@@ -160,26 +160,9 @@ class AcoustIDResource(dg.ConfigurableResource):
 
     def lookup(self) -> AcoustIdLookup | None:
         """The rate-limited lookup, or None when no key is set anywhere (the default: off)."""
-        from pige_pipeline.airplay.acoustid_lookup import (
-            DEFAULT_BASE_URL,
-            ENV_KEY,
-            ENV_URL,
-            AcoustIdLookup,
-            acoustid_base_url,
-        )
+        from pige_pipeline.airplay.acoustid_lookup import lookup_from_env
 
-        key = self.api_key.strip() or os.environ.get(ENV_KEY, "").strip()
-        if not key:
-            return None
-        raw_url, source = (
-            (self.base_url, "the acoustid resource's base_url")
-            if self.base_url.strip()
-            else (
-                os.environ.get(ENV_URL, "").strip() or DEFAULT_BASE_URL,
-                ENV_URL,
-            )
-        )
-        return AcoustIdLookup(key, base_url=acoustid_base_url(raw_url, source))
+        return lookup_from_env(self.api_key, self.base_url, "the acoustid resource's base_url")
 
 
 def _override(base: _Model, resource: dg.ConfigurableResource, what: str) -> _Model:

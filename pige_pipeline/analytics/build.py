@@ -64,8 +64,9 @@ from pige_pipeline.stations import StationsFileError, load_stations
 DB_NAME = "analytics.duckdb"
 
 # Raise when a table's definition, the stitching rule or the row checks change: a database built by
-# another version is rebuilt in full instead of patched.
-SCHEMA_VERSION = 2
+# another version is rebuilt in full instead of patched. 3: `plays` and `dead_air_events` are stored
+# in (station, start) order (see `_write`).
+SCHEMA_VERSION = 3
 
 # Tables the rebuild materialises; everything else is a view over Parquet (`play_segments` is a view
 # over `airplay_events` and `play_links`).
@@ -436,14 +437,33 @@ class _Scope:
 
 
 def _write(
-    con: duckdb.DuckDBPyConnection, table: str, query: str, replace: str | None, day: str = "t.day"
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    query: str,
+    replace: str | None,
+    day: str = "t.day",
+    order: str | None = None,
 ) -> None:
-    """Create `table` from `query`, or delete its `replace` rows and insert the query's rows instead."""
+    """Create `table` from `query`, or delete its `replace` rows and insert the query's rows instead.
+
+    `order` stores the rows in that order. The API's listings read one station's time range
+    (`station = ? AND start >= ? AND start < ?`): in (station, start) order a station's month lies in
+    a few consecutive blocks, and DuckDB's zone maps (min/max per row group and column segment) skip
+    every other block instead of scanning the year. An incremental patch appends its rows, sorted
+    the same way, after the kept ones: they cover a few days, so the zone maps still skip them.
+    """
+    if order is not None:
+        query = f"SELECT * FROM ({query}) ORDER BY {order}"
     if replace is None:
         con.execute(f"CREATE OR REPLACE TABLE {table} AS {query}")
     else:
         con.execute(f"DELETE FROM {table} AS t WHERE {replace.format(day=day)}")
         con.execute(f"INSERT INTO {table} BY NAME {query}")
+
+
+# Storage order of the tables the API pages over (station equality plus a range on `start`).
+PLAYS_ORDER = "station, start, play_id"
+DEAD_AIR_ORDER = "station, start, alert_id"
 
 
 _PLAY_CHECKS = [*_SPAN_CHECKS, ("track_id IS NULL", "track_id is empty")]
@@ -518,6 +538,7 @@ def _build_plays(con: duckdb.DuckDBPyConnection, scope: _Scope) -> int:
         FROM events p LEFT JOIN catalogue c ON c.track_id = p.track_id
         """,
         scope.replace,
+        order=PLAYS_ORDER,
     )
     # Only the pieces of plays in several pieces need their play named; `play_segments` is a view
     # that gives every other piece its own play_id, so the 6.9 M pieces of a year are not copied.
@@ -618,6 +639,7 @@ def _build_dead_air(con: duckdb.DuckDBPyConnection, scope: _Scope) -> int:
         FROM _da_seg GROUP BY station, island, sub
         """,
         scope.replace,
+        order=DEAD_AIR_ORDER,
     )
     drop_events(con, "_da_seg")
     con.execute("DROP VIEW _da_src")
@@ -945,7 +967,8 @@ def rebuild(
         refreshes: dict[str, TableRefresh] = {}
         try:
             con.execute("SET TimeZone = 'UTC'")
-            # Tables are written from both cores in any row order: readers always say ORDER BY.
+            # Tables are written from both cores in any row order (readers always say ORDER BY), except
+            # where `_write` is given an order: a query's ORDER BY is kept in the stored table.
             con.execute("SET preserve_insertion_order = false")
             # The stitched sources are read several times per build (checks, day bounds, cuts).
             con.execute("SET parquet_metadata_cache = true")

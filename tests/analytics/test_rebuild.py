@@ -269,3 +269,15 @@ def test_a_dead_air_event_mailed_by_its_later_part_reads_sent(
         ).fetchone()
     assert event is not None and event[3] == 2
     assert event[0] == "suspect" and event[1] == "sent" and event[2] is not None
+
+
+def test_plays_and_dead_air_are_stored_in_station_then_start_order(
+    synthetic: tuple[Path, SyntheticData],
+) -> None:
+    """The API reads one station's time range: stored in that order, DuckDB's zone maps skip the rest."""
+    root, _ = synthetic
+    with connect(root) as con:
+        for table, key in (("plays", "play_id"), ("dead_air_events", "alert_id")):
+            stored = con.execute(f"SELECT station, start, {key} FROM {table} ORDER BY rowid").fetchall()
+            assert stored, table
+            assert stored == sorted(stored, key=lambda r: (r[0], r[1], r[2] is None, r[2] or "")), table

@@ -1,4 +1,4 @@
-"""`pige silence detect`: dead air in audio files, as CSV."""
+"""`pige silence detect`: dead air in audio files, as CSV with the decision columns of the `silences` rows."""
 
 from __future__ import annotations
 
@@ -11,17 +11,28 @@ import typer
 from pige_pipeline.audio.decode import AudioDecodeError
 from pige_pipeline.cli.common import fail
 from pige_pipeline.silence import detect_silences_in_file
+from pige_pipeline.silence.detect import DECISION_COLUMNS, decision_columns
 
 silence_app = typer.Typer(help="Dead air: silence, noise floor and hum.", no_args_is_help=True)
 
-CSV_COLUMNS = ["station", "start_s", "end_s", "duration_s", "level_db"]
+# Where and how long, then what it is and why: the `silences` rows' own columns (silence.detect).
+CSV_COLUMNS = ["station", "start_s", "end_s", "duration_s", *DECISION_COLUMNS]
+
+
+def _cell(value: object) -> object:
+    return "" if value is None else value
 
 
 @silence_app.command("detect")
 def detect(
     audio: Annotated[list[Path], typer.Argument(help="Audio files (any format ffmpeg reads).")],
     csv_out: Annotated[
-        Path, typer.Option("--csv", help="CSV to write: station,start_s,end_s,duration_s,level_db.")
+        Path,
+        typer.Option(
+            "--csv",
+            help="CSV to write: station, start_s, end_s, duration_s, then the `silences` rows' decision "
+            "columns: " + ", ".join(DECISION_COLUMNS) + ".",
+        ),
     ],
     threshold_db: Annotated[
         float, typer.Option("--threshold-db", help="Level (dBFS) below which audio counts as silent.", max=0)
@@ -30,7 +41,7 @@ def detect(
         float, typer.Option("--min-seconds", help="Shortest silence reported (seconds).", min=0.05)
     ] = 2.0,
     with_kind: Annotated[
-        bool, typer.Option("--kind", help="Add a `kind` column (digital/noise/hum).")
+        bool, typer.Option("--kind", hidden=True, help="Accepted for old scripts: `kind` is always written.")
     ] = False,
 ) -> None:
     """Find dead air in each file; the station column is the file's stem. Unreadable files are skipped."""
@@ -40,7 +51,7 @@ def detect(
     total = 0
     with csv_out.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(CSV_COLUMNS + (["kind"] if with_kind else []))
+        writer.writerow(CSV_COLUMNS)
         for path in audio:
             if not path.is_file():
                 failed.append(f"{path}: no such file")
@@ -53,14 +64,9 @@ def detect(
                 typer.echo(f"error: {exc}; skipped", err=True)
                 continue
             for s in silences:
-                row = [
-                    path.stem,
-                    f"{s.start_s:.3f}",
-                    f"{s.end_s:.3f}",
-                    f"{s.duration_s:.3f}",
-                    f"{s.level_db:.2f}",
-                ]
-                writer.writerow(row + ([s.kind] if with_kind else []))
+                where = [path.stem, f"{s.start_s:.3f}", f"{s.end_s:.3f}", f"{s.duration_s:.3f}"]
+                decision = decision_columns(s, threshold_db, min_seconds)
+                writer.writerow(where + [_cell(decision[c]) for c in DECISION_COLUMNS])
             total += len(silences)
             typer.echo(f"{path.stem}: {len(silences)} silence(s)")
     typer.echo(f"{total} silence(s) in {len(audio) - len(failed)} file(s) written to {csv_out}")

@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -95,6 +96,40 @@ class Silence:
     @property
     def duration_s(self) -> float:
         return self.end_s - self.start_s
+
+
+# What a stretch is and why, with the settings that decided it: the same columns, in this order, in the
+# hourly `silences` rows (silence.rows) and in the CSV of `pige silence detect`.
+DECISION_COLUMNS = (
+    "level_db",
+    "kind",
+    "threshold_db",
+    "min_seconds",
+    "fade_db_per_s",
+    "floor_db",
+    "level_sd_db",
+    "spectral_change",
+    "tonal_share",
+    "mains_hz",
+    "why",
+)
+
+
+def decision_columns(silence: Silence, threshold_db: float, min_seconds: float) -> dict[str, Any]:
+    """The `DECISION_COLUMNS` of one stretch found with these settings."""
+    return {
+        "level_db": silence.level_db,
+        "kind": silence.kind,
+        "threshold_db": threshold_db,
+        "min_seconds": min_seconds,
+        "fade_db_per_s": silence.fade_db_per_s,
+        "floor_db": silence.floor_db,
+        "level_sd_db": silence.level_sd_db,
+        "spectral_change": silence.spectral_change,
+        "tonal_share": silence.tonal_share,
+        "mains_hz": silence.mains_hz,
+        "why": silence.why,
+    }
 
 
 @dataclass

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from pige_pipeline.hours import HOUR, hour_start
-from pige_pipeline.silence.detect import Silence, detect_silences
+from pige_pipeline.silence.detect import Silence, decision_columns, detect_silences
 from pige_pipeline.stations import SilenceSettings
 
 HOUR_S = HOUR.total_seconds()
@@ -97,19 +97,9 @@ def silence_rows(
                 "start_s": round(start_s, 3),
                 "end_s": round(end_s, 3),
                 "duration_s": round(end_s - start_s, 3),
-                "level_db": s.level_db,
-                "kind": s.kind,
-                "threshold_db": settings.threshold_db,
                 "continues_from_previous_hour": start_s <= EDGE_S,
                 "continues_into_next_hour": end_s >= HOUR_S - EDGE_S,
-                "min_seconds": settings.min_seconds,
-                "fade_db_per_s": s.fade_db_per_s,
-                "floor_db": s.floor_db,
-                "level_sd_db": s.level_sd_db,
-                "spectral_change": s.spectral_change,
-                "tonal_share": s.tonal_share,
-                "mains_hz": s.mains_hz,
-                "why": s.why,
+                **decision_columns(s, settings.threshold_db, settings.min_seconds),
             }
         )
     return rows

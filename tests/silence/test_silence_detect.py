@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import csv
 import subprocess
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE
+from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE, decode_mono
 from pige_pipeline.cli import app
 from pige_pipeline.silence import detect_silences
+from pige_pipeline.silence.detect import DECISION_COLUMNS
+from pige_pipeline.silence.rows import silence_rows
+from pige_pipeline.stations import SilenceSettings
 from pige_pipeline.testing import silence_synth as synth
 from pige_pipeline.testing.sources import french_prompts
 
@@ -111,5 +116,75 @@ def test_cli_writes_csv_and_names_unreadable_files(tmp_path: Path, music, sample
     assert "broken.mp3" in result.output
     rows = list(csv.DictReader(out.open()))
     assert [r["station"] for r in rows] == ["radio-un"]
-    assert list(rows[0]) == ["station", "start_s", "end_s", "duration_s", "level_db"]
+    assert list(rows[0]) == ["station", "start_s", "end_s", "duration_s", *DECISION_COLUMNS]
+    assert rows[0]["kind"] == "digital_silence" and rows[0]["why"].startswith("digital silence")
     assert abs(float(rows[0]["start_s"]) - 6) < 0.3 and abs(float(rows[0]["duration_s"]) - 4) < 0.4
+
+
+def test_cli_csv_carries_the_decision_columns_of_the_silences_rows(
+    tmp_path: Path, music, other_music
+) -> None:
+    """The real `pige silence detect` on an MP3 of real music under a hiss floor: the programme lost for
+    8 s (hiss only, above the threshold) and 7 s of 50 Hz hum. Each CSV row says what it is and why, with
+    the very values the hourly `silences` rows give for the same decoded audio."""
+    rate = ANALYSIS_SAMPLE_RATE
+    m, o = synth.scale_to_db(music, -18), synth.scale_to_db(other_music, -18)
+    programme = np.concatenate(
+        [
+            seconds(m, 0, 12),
+            synth.digital_silence(8, rate),  # programme lost: 12-20, only the hiss left
+            seconds(o, 0, 12),
+            synth.hum(7, -36, 50, sample_rate=rate),  # 32-39
+            seconds(m, 12, 12),
+        ]
+    )
+    audio = build([programme + synth.hiss(len(programme) / rate, -38, "pink", rate, seed=3)])
+    raw, mp3 = tmp_path / "hiss-fm.raw", tmp_path / "hiss-fm.mp3"
+    raw.write_bytes(audio.tobytes())
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "s16le", "-ar", str(rate), "-ac", "1",
+         "-i", str(raw), "-ar", "44100", "-ac", "2", "-c:a", "libmp3lame", "-b:a", "128k", str(mp3)],
+        check=True,
+    )  # fmt: skip
+    out = tmp_path / "silences.csv"
+    pige = Path(sys.executable).parent / "pige"
+    done = subprocess.run(
+        [str(pige), "silence", "detect", str(mp3), "--csv", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    with out.open(encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        assert reader.fieldnames == ["station", "start_s", "end_s", "duration_s", *DECISION_COLUMNS]
+        found = list(reader)
+    assert [r["kind"] for r in found] == ["noise_floor", "hum"], found
+    lost, hum = found
+    assert abs(float(lost["start_s"]) - 12) <= 0.3 and abs(float(lost["end_s"]) - 20) <= 0.3
+    assert abs(float(hum["start_s"]) - 32) <= 0.3 and abs(float(hum["end_s"]) - 39) <= 0.3
+    # Above the -50 dBFS threshold, found as the station's floor with no programme over it.
+    # (The MP3 round trip takes a few dB off the hiss: compare with the floor the file itself has.)
+    assert float(lost["level_db"]) > -50 and abs(float(lost["level_db"]) - float(lost["floor_db"])) <= 3
+    assert "no programme" in lost["why"] and "station floor" in lost["why"] and lost["mains_hz"] == ""
+    assert float(hum["mains_hz"]) == 50.0 and "mains hum" in hum["why"]
+    assert all(float(r[c]) >= 0 for r in found for c in ("level_sd_db", "spectral_change", "tonal_share"))
+    assert all(float(r["threshold_db"]) == -50 and float(r["min_seconds"]) == 2 for r in found)
+
+    # The hourly rows of the same decoded audio: the same decision, value for value.
+    rows = silence_rows(
+        [(0.0, decode_mono(mp3, rate))], rate, datetime(2026, 3, 1, 10, tzinfo=UTC), SilenceSettings()
+    )
+    assert len(rows) == len(found)
+    for row, line in zip(rows, found, strict=True):
+        assert float(line["start_s"]) == pytest.approx(row["start_s"], abs=1e-3)
+        for column in DECISION_COLUMNS:
+            value = row[column]
+            cell = line[column]
+            if value is None:
+                assert cell == "", column
+            elif isinstance(value, str):
+                assert cell == value, column
+            else:
+                assert float(cell) == value, column

@@ -6,9 +6,10 @@ Installs `supertux-data`, `freedroidrpg-data` and `wesnoth-1.16-music` with apt-
 is missing (CI does not run this). Played music: SuperTux, FreedroidRPG and Wesnoth tracks, never used
 to choose any threshold; 8 of them are kept out of the catalogue as other music. The catalogue also
 holds every distinct track of the tuning set (singularity, drascula, asc) as distractors: >= 150
-tracks. One station per condition, each `--minutes` long, with the tuning set's programme mix (full,
-partial and mid-track plays, talk, other music, silences) plus talk-over on ~35 % of the intros
-(French or English prompts, 8-25 s, music ducked 6-10 dB) and crossfades of 4-8 s:
+tracks. One station per condition, each `--minutes` long, drawn by the tuning set's programme builder
+(`airplay_evalset.programme` with `HELD_OUT_PROGRAMME`): full, partial and mid-track plays, talk, other
+music, silences, talk-over on ~35 % of the intros (French or English prompts, 8-25 s, music ducked
+6-10 dB) and crossfades of 4-8 s:
 
     aac48       AAC-LC 48 kb/s
     opus32      Opus 32 kb/s
@@ -34,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,7 @@ from pige_pipeline.airplay.fingerprint import FINGERPRINTS_SCHEMA, fingerprint_r
 from pige_pipeline.airplay.index import update_index
 from pige_pipeline.airplay.matcher import match_fingerprint_rows, match_hour
 from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE, decode_mono
+from pige_pipeline.testing.airplay_evalset import HELD_OUT_PROGRAMME, RATE, programme
 from pige_pipeline.testing.sources import (
     asc_tracks,
     drascula_tracks,
@@ -56,7 +58,6 @@ from pige_pipeline.testing.sources import (
     singularity_tracks,
 )
 
-RATE = 22050
 HELD_OUT_MUSIC = {
     "supertux-data": Path("/usr/share/games/supertux2/music"),
     "freedroidrpg-data": Path("/usr/share/freedroidrpg/data/sound/music"),
@@ -95,24 +96,6 @@ CONDITIONS: dict[str, tuple[str | None, list[str], str, float]] = {
 }
 
 
-@dataclass
-class TruthPlay:
-    track_id: str
-    start_s: float
-    end_s: float
-    ref_offset_s: float
-    kind: str  # full / partial / mid_start / crossfade, with "+talk_over" when a voice covers the intro
-
-
-@dataclass
-class Station:
-    name: str
-    path: str
-    duration_s: float
-    plays: list[TruthPlay] = field(default_factory=list)
-    negatives: list[tuple[str, float, float]] = field(default_factory=list)
-
-
 def ensure_music() -> None:
     """Install the held-out music packages when their files are missing (needs root and apt)."""
     missing = [pkg for pkg, root in HELD_OUT_MUSIC.items() if not root.exists()]
@@ -138,20 +121,6 @@ def _music(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.suffix.lower() in (".ogg", ".mp3", ".flac", ".wav"))
 
 
-def _rms_norm(x: np.ndarray, db: float = -20.0) -> np.ndarray:
-    rms = float(np.sqrt(np.mean(x**2))) if len(x) else 0.0
-    return x * (10 ** (db / 20) / rms) if rms > 1e-6 else x
-
-
-def _speech(rng: np.random.Generator, prompts: list[Path], seconds: float) -> np.ndarray:
-    parts, total = [], 0
-    while total < seconds * RATE:
-        x = decode_mono(prompts[int(rng.integers(len(prompts)))], RATE).astype(np.float32) / 32768
-        parts.append(x)
-        total += len(x)
-    return _rms_norm(np.concatenate(parts)[: int(seconds * RATE)], -18.0)
-
-
 def build(out: Path, minutes: float, seed: int) -> dict:
     """Write catalogue.csv, one audio file per condition and truth.json under `out`."""
     out.mkdir(parents=True, exist_ok=True)
@@ -164,9 +133,10 @@ def build(out: Path, minutes: float, seed: int) -> dict:
     played = [held[i] for i in order[OUT_OF_CATALOGUE:]]
     catalogue = played + tuning
     rows = [
-        {"track_id": f"H{i:03d}", "title": p.stem, "artist": p.parent.name, "isrc": "", "path": str(p)}
+        {"track_id": f"{HELD_OUT_PROGRAMME.id_prefix}{i:03d}", "title": p.stem, "artist": p.parent.name,
+         "isrc": "", "path": str(p)}
         for i, p in enumerate(catalogue)
-    ]
+    ]  # fmt: skip
     pd.DataFrame(rows).to_csv(out / "catalogue.csv", index=False)
     cache: dict[str, np.ndarray] = {}
 
@@ -178,10 +148,9 @@ def build(out: Path, minutes: float, seed: int) -> dict:
     prompts = french_prompts() + english_prompts()
     stations = []
     for name, (chain, codec, suffix, factor) in CONDITIONS.items():
-        mix, station = _timeline(
-            rng, minutes * 60, played, ooc, prompts, load, crossfade_all=name == "crossfade"
-        )
-        station.name = name
+        spec = replace(HELD_OUT_PROGRAMME, crossfade_all=name == "crossfade")
+        mix, station = programme(rng, minutes * 60, played, ooc, prompts, load, spec)
+        station.name, station.degradation = name, name
         path = out / f"{name}{suffix}"
         _encode(mix, path, chain, codec)
         for p in station.plays:
@@ -197,71 +166,6 @@ def build(out: Path, minutes: float, seed: int) -> dict:
     }
     (out / "truth.json").write_text(json.dumps(truth, indent=1), encoding="utf-8")
     return truth
-
-
-def _timeline(rng, total_s, played, ooc, prompts, load, crossfade_all: bool) -> tuple[np.ndarray, Station]:
-    mix = np.zeros(int((total_s + 400) * RATE), dtype=np.float32)
-    station = Station("", "", total_s)
-    t, last_play_end = 5.0, None
-    while t < total_s:
-        what = rng.choice(["play", "talk", "ooc", "silence"], p=[0.6, 0.2, 0.12, 0.08])
-        if crossfade_all and last_play_end is not None:
-            what = "play"
-        if what == "play":
-            idx = int(rng.integers(len(played)))
-            x = load(played[idx])
-            length = len(x) / RATE
-            if length < 25:
-                continue
-            kind = str(rng.choice(["full", "partial", "mid_start"], p=[0.45, 0.3, 0.25]))
-            ref0 = float(rng.uniform(10, length - 20)) if kind == "mid_start" and length > 45 else 0.0
-            dur = length - ref0
-            if kind == "partial":
-                dur = float(min(dur, rng.uniform(25, 90)))
-            dur = min(dur, 240.0)
-            seg = _rms_norm(x[int(ref0 * RATE) : int((ref0 + dur) * RATE)]).copy()
-            start = t
-            if (
-                last_play_end is not None
-                and abs(last_play_end - t) < 0.01
-                and (crossfade_all or rng.random() < 0.4)
-            ):
-                xf = float(rng.uniform(4, 8))
-                start = t - xf
-                seg[: int(xf * RATE)] *= np.linspace(0, 1, int(xf * RATE), dtype=np.float32)
-                a = int(start * RATE)
-                mix[a : a + int(xf * RATE)] *= np.linspace(1, 0, int(xf * RATE), dtype=np.float32)
-                kind = "crossfade"
-            if ref0 == 0.0 and kind != "crossfade" and rng.random() < 0.35 and dur > 40:
-                voice = _speech(rng, prompts, float(rng.uniform(8, 25)))
-                duck = float(rng.uniform(6, 10))
-                n = len(voice)
-                seg[:n] = seg[:n] * 10 ** (-duck / 20) + voice * (10 ** (-2 / 20))
-                kind += "+talk_over"
-            a = int(start * RATE)
-            mix[a : a + len(seg)] += seg
-            station.plays.append(TruthPlay(f"H{idx:03d}", start, start + len(seg) / RATE, ref0, kind))
-            t = start + len(seg) / RATE
-            last_play_end = t
-            continue
-        last_play_end = None
-        if what == "talk":
-            seg = _speech(rng, prompts, float(rng.uniform(15, 45)))
-        elif what == "ooc":
-            x = load(ooc[int(rng.integers(len(ooc)))])
-            off = float(rng.uniform(0, max(0.1, len(x) / RATE - 60)))
-            seg = _rms_norm(x[int(off * RATE) : int((off + rng.uniform(30, 90)) * RATE)])
-        else:
-            seg = np.zeros(int(rng.uniform(2, 5) * RATE), dtype=np.float32)
-        a = int(t * RATE)
-        mix[a : a + len(seg)] += seg
-        station.negatives.append((str(what), t, t + len(seg) / RATE))
-        t += len(seg) / RATE
-    station.plays = [p for p in station.plays if p.start_s < total_s - 15]
-    for p in station.plays:
-        p.end_s = min(p.end_s, total_s)
-    station.negatives = [(k, a, min(b, total_s)) for k, a, b in station.negatives if a < total_s]
-    return np.clip(mix[: int(total_s * RATE)], -1, 1), station
 
 
 def _encode(mix: np.ndarray, path: Path, chain: str | None, codec: list[str]) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -41,7 +42,9 @@ class TruthPlay:
     start_s: float
     end_s: float
     ref_offset_s: float
-    kind: str  # full / partial / mid_start / crossfade / talk_over
+    # full / partial / mid_start / crossfade / talk_over (a voice inside the play), or one of the first
+    # four + "+talk_over" (a voice over the intro)
+    kind: str
 
 
 @dataclass
@@ -65,7 +68,7 @@ def distinct_tracks() -> list[Path]:
     return out
 
 
-def _rms_norm(x: np.ndarray, db: float = -20.0) -> np.ndarray:
+def rms_norm(x: np.ndarray, db: float = -20.0) -> np.ndarray:
     rms = float(np.sqrt(np.mean(x**2))) if len(x) else 0.0
     return x * (10 ** (db / 20) / rms) if rms > 1e-6 else x
 
@@ -80,7 +83,58 @@ def _fade(x: np.ndarray, seconds_in: float, seconds_out: float) -> np.ndarray:
     return x
 
 
-def build(out: Path, minutes: float = 60.0, seed: int = 5) -> dict:
+@dataclass(frozen=True)
+class ProgrammeSpec:
+    """How a station's programme is drawn; the defaults are the tuning set's.
+
+    The held-out set (`benchmarks/airplay_heldout.py`) draws with `HELD_OUT_PROGRAMME`: every draw
+    is made in the same order for a given spec, so a seed always gives the same programme.
+    """
+
+    id_prefix: str = "T"
+    # Shorter tracks are skipped.
+    min_track_s: float = 20.0
+    # Probabilities of a full play, a partial one and one joined mid-track.
+    kind_p: tuple[float, float, float] = (0.4, 0.3, 0.3)
+    # A mid-track join needs a track this long and starts between 10 s and this before its end.
+    mid_start_min_track_s: float = 60.0
+    mid_start_tail_s: float = 40.0
+    # A play right after another is crossfaded into it with this probability, over this many seconds.
+    crossfade_p: float = 0.4
+    crossfade_s: tuple[float, float] = (3.0, 6.0)
+    # Whether the play before fades out over the same seconds (else it is cut under the fade-in).
+    crossfade_out: bool = False
+    # Every play follows the previous one, crossfaded (no talk, other music or silence in between).
+    crossfade_all: bool = False
+    # "mid": a voice somewhere inside the play, the music halved (-6 dB); kind "talk_over".
+    # "intro": a voice from the track's own start (full or partial plays, not crossfaded), the music
+    # ducked by `duck_db` and the voice 2 dB down; kind "<kind>+talk_over".
+    talk_over: str = "mid"
+    talk_over_p: float = 0.3
+    talk_over_s: tuple[float, float] = (8.0, 15.0)
+    duck_db: tuple[float, float] = (6.0, 10.0)
+    # Talk between plays.
+    talk_s: tuple[float, float] = (20.0, 60.0)
+
+
+TUNING_PROGRAMME = ProgrammeSpec()
+# The held-out set's programmes (issue 16): talk-over on ~35 % of the intros, 8-25 s, ducked 6-10 dB.
+HELD_OUT_PROGRAMME = ProgrammeSpec(
+    id_prefix="H",
+    min_track_s=25.0,
+    kind_p=(0.45, 0.3, 0.25),
+    mid_start_min_track_s=45.0,
+    mid_start_tail_s=20.0,
+    crossfade_s=(4.0, 8.0),
+    crossfade_out=True,
+    talk_over="intro",
+    talk_over_p=0.35,
+    talk_over_s=(8.0, 25.0),
+    talk_s=(15.0, 45.0),
+)
+
+
+def build(out: Path, minutes: float = 60.0, seed: int = 5, spec: ProgrammeSpec = TUNING_PROGRAMME) -> dict:
     """Write catalogue.csv, the stations' audio and truth.json under `out`; returns the truth."""
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -89,9 +143,10 @@ def build(out: Path, minutes: float = 60.0, seed: int = 5) -> dict:
     held = [tracks[i] for i in order[:HELD_OUT]]
     cat = [tracks[i] for i in order[HELD_OUT:]]
     rows = [
-        {"track_id": f"T{i:03d}", "title": p.stem, "artist": p.parent.name, "isrc": "", "path": str(p)}
+        {"track_id": f"{spec.id_prefix}{i:03d}", "title": p.stem, "artist": p.parent.name, "isrc": "",
+         "path": str(p)}
         for i, p in enumerate(cat)
-    ]
+    ]  # fmt: skip
     pd.DataFrame(rows).to_csv(out / "catalogue.csv", index=False)
     audio: dict[str, np.ndarray] = {}
 
@@ -104,7 +159,7 @@ def build(out: Path, minutes: float = 60.0, seed: int = 5) -> dict:
     stations = []
     for s, degradation in enumerate(DEGRADATIONS):
         name = f"st{s + 1}_{degradation}"
-        mix, station = _timeline(rng, minutes * 60, cat, held, prompts, load)
+        mix, station = programme(rng, minutes * 60, cat, held, prompts, load, spec)
         station.name, station.degradation = name, degradation
         wav = out / f"{name}.mix.wav"
         _write_wav(wav, mix)
@@ -123,54 +178,88 @@ def build(out: Path, minutes: float = 60.0, seed: int = 5) -> dict:
     return truth
 
 
-def _timeline(rng, total_s, cat, held, prompts, load) -> tuple[np.ndarray, Station]:
+def programme(
+    rng: np.random.Generator,
+    total_s: float,
+    cat: list[Path],
+    other: list[Path],
+    prompts: list[Path],
+    load: Callable[[Path], np.ndarray],
+    spec: ProgrammeSpec = TUNING_PROGRAMME,
+) -> tuple[np.ndarray, Station]:
+    """A station's programme at `RATE` (float, -1..1) and its truth.
+
+    Plays of `cat` (track_id `spec.id_prefix` + index), talk from `prompts`, music from `other` (not in
+    the catalogue) and silences, from 5 s to `total_s`; `load` decodes a file at `RATE`.
+    """
     mix = np.zeros(int((total_s + 400) * RATE), dtype=np.float32)
     station = Station("", "", "", total_s)
     t = 5.0
     last_play_end = None
     while t < total_s:
         what = rng.choice(["play", "talk", "ooc", "silence"], p=[0.6, 0.2, 0.12, 0.08])
+        if spec.crossfade_all and last_play_end is not None:
+            what = "play"
         if what == "play":
             idx = int(rng.integers(len(cat)))
             x = load(cat[idx])
             length = len(x) / RATE
-            if length < 20:
+            if length < spec.min_track_s:
                 continue
-            kind = str(rng.choice(["full", "partial", "mid_start"], p=[0.4, 0.3, 0.3]))
+            kind = str(rng.choice(["full", "partial", "mid_start"], p=list(spec.kind_p)))
             ref0 = (
-                float(rng.uniform(10, max(11, length - 40))) if kind == "mid_start" and length > 60 else 0.0
+                float(rng.uniform(10, max(11, length - spec.mid_start_tail_s)))
+                if kind == "mid_start" and length > spec.mid_start_min_track_s
+                else 0.0
             )
             dur = length - ref0
             if kind == "partial":
                 dur = float(min(dur, rng.uniform(25, 90)))
             dur = min(dur, 240.0)
-            seg = _rms_norm(x[int(ref0 * RATE) : int((ref0 + dur) * RATE)])
+            seg = rms_norm(x[int(ref0 * RATE) : int((ref0 + dur) * RATE)]).copy()
             start = t
-            if last_play_end is not None and abs(last_play_end - t) < 0.01 and rng.random() < 0.4:
-                xf = float(rng.uniform(3, 6))  # crossfade with the play before
+            if (
+                last_play_end is not None
+                and abs(last_play_end - t) < 0.01
+                and (spec.crossfade_all or rng.random() < spec.crossfade_p)
+            ):
+                xf = float(rng.uniform(*spec.crossfade_s))
                 start = t - xf
-                seg = _fade(seg, xf, 0)
+                if spec.crossfade_out:
+                    n = int(xf * RATE)
+                    seg[:n] *= np.linspace(0, 1, n, dtype=np.float32)
+                    a = int(start * RATE)
+                    mix[a : a + n] *= np.linspace(1, 0, n, dtype=np.float32)
+                else:
+                    seg = _fade(seg, xf, 0)
                 kind = "crossfade"
-            talk_over = rng.random() < 0.3 and dur > 40
-            if talk_over:
-                speech = _speech(rng, prompts, float(rng.uniform(8, 15)))
-                at = int(float(rng.uniform(10, dur - len(speech) / RATE - 5)) * RATE)
-                seg = seg.copy()
-                seg[at : at + len(speech)] = seg[at : at + len(speech)] * 0.5 + speech
-                kind = "talk_over"
+            if spec.talk_over == "mid":
+                if rng.random() < spec.talk_over_p and dur > 40:
+                    voice = speech(rng, prompts, float(rng.uniform(*spec.talk_over_s)))
+                    at = int(float(rng.uniform(10, dur - len(voice) / RATE - 5)) * RATE)
+                    seg[at : at + len(voice)] = seg[at : at + len(voice)] * 0.5 + voice
+                    kind = "talk_over"
+            elif ref0 == 0.0 and kind != "crossfade" and rng.random() < spec.talk_over_p and dur > 40:
+                voice = speech(rng, prompts, float(rng.uniform(*spec.talk_over_s)))
+                duck = float(rng.uniform(*spec.duck_db))
+                n = len(voice)
+                seg[:n] = seg[:n] * 10 ** (-duck / 20) + voice * (10 ** (-2 / 20))
+                kind += "+talk_over"
             a = int(start * RATE)
             mix[a : a + len(seg)] += seg
-            station.plays.append(TruthPlay(f"T{idx:03d}", start, start + len(seg) / RATE, ref0, kind))
+            station.plays.append(
+                TruthPlay(f"{spec.id_prefix}{idx:03d}", start, start + len(seg) / RATE, ref0, kind)
+            )
             t = start + len(seg) / RATE
             last_play_end = t
             continue
         last_play_end = None
         if what == "talk":
-            seg = _speech(rng, prompts, float(rng.uniform(20, 60)))
+            seg = speech(rng, prompts, float(rng.uniform(*spec.talk_s)))
         elif what == "ooc":
-            x = load(held[int(rng.integers(len(held)))])
+            x = load(other[int(rng.integers(len(other)))])
             off = float(rng.uniform(0, max(0.1, len(x) / RATE - 60)))
-            seg = _rms_norm(x[int(off * RATE) : int((off + rng.uniform(30, 90)) * RATE)])
+            seg = rms_norm(x[int(off * RATE) : int((off + rng.uniform(30, 90)) * RATE)])
         else:
             seg = np.zeros(int(rng.uniform(2, 5) * RATE), dtype=np.float32)
         a = int(t * RATE)
@@ -185,13 +274,14 @@ def _timeline(rng, total_s, cat, held, prompts, load) -> tuple[np.ndarray, Stati
     return np.clip(mix[:end], -1, 1), station
 
 
-def _speech(rng, prompts: list[Path], seconds: float) -> np.ndarray:
+def speech(rng: np.random.Generator, prompts: list[Path], seconds: float) -> np.ndarray:
+    """Asterisk prompts drawn at random, concatenated to `seconds`, at -18 dBFS RMS."""
     parts, total = [], 0
     while total < seconds * RATE:
         x = decode_mono(prompts[int(rng.integers(len(prompts)))], RATE).astype(np.float32) / 32768
         parts.append(x)
         total += len(x)
-    return _rms_norm(np.concatenate(parts)[: int(seconds * RATE)], -18.0)
+    return rms_norm(np.concatenate(parts)[: int(seconds * RATE)], -18.0)
 
 
 def _write_wav(path: Path, mix: np.ndarray) -> None:

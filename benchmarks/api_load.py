@@ -3,10 +3,11 @@
 Builds (or with --reuse, reuses) the synthetic analytics year of benchmarks/analytics_year.py, starts
 `pige api` on loopback, then for each scenario runs `--users` locust users at one request a second
 each (so `--users` requests a second) for `--seconds`, and prints p50/p95/p99 latency, requests a
-second, failures and the server's CPU. Locust runs on the same machine, so it takes some of the cores.
+second, failures, the server's CPU, locust's and the whole machine's. Locust runs on the same machine,
+so it takes some of the cores. With --repeats the scenarios alternate and the table gives medians.
 
     .venv/bin/python -m benchmarks.api_load [--stations 50] [--days 365] [--users 100] [--seconds 60]
-        [--reuse]
+        [--repeats 3] [--reuse]
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import random
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -24,6 +27,7 @@ from pathlib import Path
 import httpx
 import psutil
 
+from benchmarks.api_scenarios import SCENARIOS, request_of
 from pige_pipeline.analytics import rebuild
 from pige_pipeline.analytics.build import db_path
 from pige_pipeline.api.tokens import TokenStore
@@ -32,7 +36,6 @@ from pige_pipeline.testing.synthetic_year import generate, settings_for, write_c
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 BIN = Path(sys.executable).parent
-SCENARIOS = {"plays": "plays of one station for one month", "statement": "monthly statement of one station"}
 
 
 def _load() -> str:
@@ -89,10 +92,20 @@ def run_scenario(
     command = [str(BIN / "locust"), "-f", str(REPO_ROOT / "benchmarks" / "api_locustfile.py"), "--headless",
                "-u", str(users), "-r", str(max(users // 5, 1)), "-t", f"{seconds}s", "--host", url,
                "--csv", str(prefix), "--only-summary", "--loglevel", "WARNING"]  # fmt: skip
-    subprocess.run(command, env=env, check=False, capture_output=True)
+    machine, me = psutil.cpu_times(), psutil.Process().cpu_times()
+    subprocess.run(command, env=env, cwd=REPO_ROOT, check=False, capture_output=True)
+    machine_after, me_after = psutil.cpu_times(), psutil.Process().cpu_times()
+    busy = sum(
+        getattr(machine_after, f) - getattr(machine, f) for f in ("user", "nice", "system", "irq", "softirq")
+    )
+    idle = sum(getattr(machine_after, f) - getattr(machine, f) for f in ("idle", "iowait"))
     with open(f"{prefix}_stats.csv", newline="") as handle:
         row = next(r for r in csv.DictReader(handle) if r["Name"] == SCENARIOS[scenario])
     return {
+        # The whole machine's CPU use during the run (all cores: 1.0 is every core busy), and locust's.
+        "machine_busy": busy / max(busy + idle, 1e-9),
+        "locust_cpu_s": (me_after.children_user + me_after.children_system)
+        - (me.children_user + me.children_system),
         "requests": float(row["Request Count"]),
         "failures": float(row["Failure Count"]),
         "rps": float(row["Requests/s"]),
@@ -103,6 +116,28 @@ def run_scenario(
     }
 
 
+def sequential(
+    url: str, token: str, stations: list[str], months: list[str], count: int, server: psutil.Process
+) -> None:
+    """`count` requests of each scenario one after another: the server's CPU per request, unqueued."""
+    rng = random.Random(1)
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
+        for scenario in SCENARIOS:
+            latencies = []
+            cpu = server.cpu_times()
+            for _ in range(count):
+                path, params = request_of(scenario, rng.choice(stations), rng.choice(months))
+                t = time.perf_counter()
+                client.get(path, params=params).raise_for_status()
+                latencies.append(1000 * (time.perf_counter() - t))
+            after = server.cpu_times()
+            per_request = 1000 * (after.user + after.system - cpu.user - cpu.system) / count
+            latencies.sort()
+            print(f"sequential {scenario}: {count} requests, server CPU {per_request:.1f} ms/request, "
+                  f"latency p50 {latencies[count // 2]:.1f} ms, p95 {latencies[int(count * 0.95)]:.1f} ms "
+                  f"({_load()})", flush=True)  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stations", type=int, default=50)
@@ -110,6 +145,10 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=100, help="locust users, one request a second each")
     parser.add_argument("--seconds", type=int, default=60, help="length of each scenario's run")
     parser.add_argument("--out", type=Path, default=Path("/tmp/pige-bench-api"))
+    parser.add_argument(
+        "--sequential", type=int, default=0, help="first, this many requests of each scenario one at a time"
+    )
+    parser.add_argument("--repeats", type=int, default=1, help="runs of each scenario; medians are printed")
     parser.add_argument("--reuse", action="store_true", help="keep the data root of an earlier run")
     args = parser.parse_args()
     root = args.out / "year"
@@ -130,28 +169,44 @@ def main() -> None:
             for month in months[:2]:  # warm: the first query of a build attaches it
                 client.get("/plays", params={"station": stations[0], "limit": 100})
                 client.get(f"/statements/{month}/stations", params={"station": stations[0]})
-        results = {}
-        for scenario in SCENARIOS:
-            before_load = _load()
-            cpu = server_ps.cpu_times()
-            t = time.perf_counter()
-            results[scenario] = run_scenario(
-                scenario, url, token, stations, months, args.users, args.seconds, args.out
-            )
-            wall = time.perf_counter() - t
-            after = server_ps.cpu_times()
-            results[scenario]["server_cpu"] = (after.user + after.system - cpu.user - cpu.system) / wall
-            print(f"{scenario}: {results[scenario]} ({before_load} before)")
+        if args.sequential:
+            sequential(url, token, stations, months, args.sequential, server_ps)
+        runs: dict[str, list[dict[str, float]]] = {scenario: [] for scenario in SCENARIOS}
+        for repeat in range(args.repeats):
+            for scenario in SCENARIOS:  # alternated, so a change in the machine's load hits both
+                before_load = _load()
+                cpu = server_ps.cpu_times()
+                t = time.perf_counter()
+                result = run_scenario(
+                    scenario, url, token, stations, months, args.users, args.seconds, args.out
+                )
+                wall = time.perf_counter() - t
+                after = server_ps.cpu_times()
+                server_cpu = after.user + after.system - cpu.user - cpu.system
+                result["server_cpu"] = server_cpu / wall
+                result["cpu_ms_per_request"] = 1000 * server_cpu / max(result["requests"], 1)
+                result["locust_cpu"] = result.pop("locust_cpu_s") / wall
+                runs[scenario].append(result)
+                print(f"run {repeat + 1} {scenario}: " + ", ".join(f"{k} {v:.3g}" for k, v in result.items())
+                      + f" ({before_load} before, {_load()} after)", flush=True)  # fmt: skip
     finally:
         server.terminate()
         server.wait(timeout=30)
     print(f"\n{args.stations} stations x {args.days} days, {args.users} users at 1 request/s, "
-          f"{args.seconds} s each; {_load()}")  # fmt: skip
-    print("| scenario | requests | failures | req/s | p50 ms | p95 ms | p99 ms | server CPU (cores) |")
-    print("|---|---|---|---|---|---|---|---|")
-    for scenario, r in results.items():
-        print(f"| {SCENARIOS[scenario]} | {r['requests']:.0f} | {r['failures']:.0f} | {r['rps']:.1f} | "
-              f"{r['p50']:.0f} | {r['p95']:.0f} | {r['p99']:.0f} | {r['server_cpu']:.2f} |")  # fmt: skip
+          f"{args.seconds} s a run, medians of {args.repeats} runs; {_load()}")  # fmt: skip
+    print("| scenario | requests | failures | req/s | p50 ms | p95 ms | p99 ms | server CPU (cores) "
+          "| server CPU ms/request | locust CPU (cores) | machine busy |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for scenario, results in runs.items():
+        if not results:
+            continue
+        r = {key: statistics.median(run[key] for run in results) for key in results[0]}
+        failures = sum(run["failures"] for run in results)
+        print(f"| {SCENARIOS[scenario]} | {r['requests']:.0f} | {failures:.0f} (all runs) | {r['rps']:.1f} | "
+              f"{r['p50']:.0f} | {r['p95']:.0f} | {r['p99']:.0f} | {r['server_cpu']:.2f} | "
+              f"{r['cpu_ms_per_request']:.1f} | {r['locust_cpu']:.2f} | "
+              f"{100 * r['machine_busy']:.0f} % |")  # fmt: skip
+        print("  p95 of each run: " + ", ".join(f"{run['p95']:.0f}" for run in results))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ class AnalyticsReader:
         self._lock = threading.Lock()
         self._instance: duckdb.DuckDBPyConnection | None = None
         self._key: tuple[int, int, int] | None = None
+        self._memo: dict[str, object] = {}
 
     def _file_key(self) -> tuple[int, int, int]:
         try:
@@ -49,8 +50,12 @@ class AnalyticsReader:
         instance.execute("SET GLOBAL TimeZone = 'UTC'")
         return instance
 
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A cursor on the newest build, with the analytics catalog as default; close it after use."""
+    def open(self) -> tuple[duckdb.DuckDBPyConnection, dict[str, object]]:
+        """A cursor on the newest build (close it after use) and that build's memo.
+
+        The memo holds what a request would otherwise read again and again from a build that cannot
+        change (station zones): a new build (new inode, mtime or size) starts a new one.
+        """
         key = self._file_key()
         with self._lock:
             if key != self._key or self._instance is None:
@@ -58,10 +63,15 @@ class AnalyticsReader:
                 # requests still reading the previous build. It goes away with its last cursor.
                 self._instance = self._open()
                 self._key = key
-            instance = self._instance
+                self._memo = {}
+            instance, memo = self._instance, self._memo
         cursor = instance.cursor()
         cursor.execute(f"USE {CATALOG}")
-        return cursor
+        return cursor, memo
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor on the newest build, with the analytics catalog as default; close it after use."""
+        return self.open()[0]
 
     def generation(self) -> tuple[int, int, int] | None:
         """The (inode, mtime, size) of the build the last cursor was taken on."""

@@ -82,4 +82,6 @@ def station_condition(column: str, stations: list[str] | None) -> tuple[str, lis
         return "true", []
     if not stations:
         return "false", []
+    if len(stations) == 1:
+        return f"{column} = ?", list(stations)
     return f"{column} IN ({', '.join('?' for _ in stations)})", list(stations)

@@ -46,8 +46,12 @@ class Cursor:
         return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=self.start_us)
 
     def after(self, start_column: str, id_column: str) -> tuple[str, list[object]]:
-        """The SQL condition and parameters of the rows after this cursor."""
+        """The SQL condition and parameters of the rows after this cursor.
+
+        The leading `start >= ?` says the same as the keyset condition's first half, as a plain range
+        that DuckDB pushes into the scan (the OR alone is evaluated row by row after reading).
+        """
         return (
-            f"({start_column} > ? OR ({start_column} = ? AND {id_column} > ?))",
-            [self.start, self.start, self.item_id],
+            f"{start_column} >= ? AND ({start_column} > ? OR ({start_column} = ? AND {id_column} > ?))",
+            [self.start, self.start, self.start, self.item_id],
         )

@@ -16,28 +16,47 @@ from pige_pipeline.api.times import from_epoch_us, zone
 UTC_ZONE = ZoneInfo("UTC")
 
 
+class Analytics:
+    """One request's read of one analytics build: a cursor on it and the build's memo.
+
+    Everything a request reads through it comes from the same build, even when a new one is swapped
+    in meanwhile.
+    """
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection, memo: dict[str, object]) -> None:
+        self.cursor = cursor
+        self.memo = memo
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> duckdb.DuckDBPyConnection:
+        return self.cursor.execute(sql, list(params))
+
+
 @contextmanager
-def analytics(request: Request) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A cursor on the newest analytics build, closed after the request's read."""
+def analytics(request: Request) -> Iterator[Analytics]:
+    """A read of the newest analytics build, its cursor closed after the request's read."""
     reader: AnalyticsReader = request.app.state.reader
-    cursor = reader.cursor()
+    cursor, memo = reader.open()
     try:
-        yield cursor
+        yield Analytics(cursor, memo)
     finally:
         cursor.close()
 
 
-def fetch(cursor: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] = ()) -> list[dict[str, Any]]:
-    result = cursor.execute(sql, list(params))
+def fetch(db: Analytics, sql: str, params: Sequence[object] = ()) -> list[dict[str, Any]]:
+    """The rows of a query as dicts (plain Python values: no DataFrame on the way)."""
+    result = db.execute(sql, params)
     names = [d[0] for d in result.description]
     return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
 
-def station_zones(cursor: duckdb.DuckDBPyConnection) -> dict[str, ZoneInfo]:
-    return {
-        station: zone(tz)
-        for station, tz in cursor.execute("SELECT station, timezone FROM stations").fetchall()
-    }
+def station_zones(db: Analytics) -> dict[str, ZoneInfo]:
+    """Each station's time zone, read once per build."""
+    zones = db.memo.get("station_zones")
+    if zones is None:
+        rows = db.execute("SELECT station, timezone FROM stations").fetchall()
+        zones = {station: zone(tz) for station, tz in rows}
+        db.memo["station_zones"] = zones
+    return zones  # type: ignore[return-value]
 
 
 def localise(

@@ -1,13 +1,24 @@
-"""Query parameters shared by the listings: station, time range, page size and cursor."""
+"""What the listings share: their query parameters and `paged_listing`, the keyset-paged read.
+
+Each listing (plays, dead air, transcript search) reads one table in (start, id) order, limited to
+the token's stations, a time range and the page after the cursor. The conditions are plain
+comparisons on the stored columns (`station = ?`, `start >= ? AND start < ?`), with no function
+around the filtered column, so DuckDB checks them against its zone maps and skips the blocks of other
+stations and months (`plays` and `dead_air_events` are stored in (station, start) order).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import HTTPException, Query
+from fastapi import HTTPException, Query, Request
 from pydantic import AwareDatetime
 
+from pige_pipeline.api.auth import station_condition
 from pige_pipeline.api.paging import Cursor, CursorError
+from pige_pipeline.api.query import analytics, fetch, localise, station_zones
 from pige_pipeline.stations import STATION_ID_PATTERN
 
 StationFilter = Annotated[
@@ -56,3 +67,60 @@ def next_cursor(rows: list[dict], limit: int, listing: str, id_column: str) -> s
     del rows[limit:]
     last = rows[-1]
     return Cursor(last["_start_us"], str(last[id_column])).encode(listing)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A cursor-paged listing of one table, in (start, id) order.
+
+    `columns` is the SELECT list (instants as `epoch_us(...)`, turned into the station's zone for the
+    `times` columns); `id_sql` the expression that breaks ties between rows of the same start (never
+    null); `where` the listing's own fixed conditions. `name` tells its cursors from other listings'.
+    """
+
+    name: str
+    table: str
+    columns: str
+    id_sql: str
+    times: tuple[str, ...]
+    where: str = "true"
+
+
+def paged_listing(
+    request: Request,
+    listing: Listing,
+    *,
+    stations: list[str] | None,
+    since: AwareDatetime | None,
+    until: AwareDatetime | None,
+    limit: int,
+    cursor: str | None,
+    conditions: Sequence[tuple[str, Sequence[object]]] = (),
+) -> dict:
+    """One page of `listing`: `{"items": [...], "next_cursor": ...}`.
+
+    `stations` are the readable ones (`stations_for`: None is every station); `conditions` the
+    request's own filters, each an SQL condition with its parameters.
+    """
+    parts = [
+        station_condition("station", stations),
+        time_condition("start", since, until),
+        after_cursor(cursor, listing.name, "start", listing.id_sql),
+        (listing.where, []),
+        *conditions,
+    ]
+    where = " AND ".join(f"({sql})" for sql, _ in parts)
+    params = [p for _, values in parts for p in values]
+    with analytics(request) as db:
+        rows = fetch(
+            db,
+            f"""
+            SELECT {listing.columns}, epoch_us(start) AS _start_us, {listing.id_sql} AS _id
+            FROM {listing.table} WHERE {where}
+            ORDER BY start, _id LIMIT {limit + 1}
+            """,
+            params,
+        )
+        zones = station_zones(db)
+    following = next_cursor(rows, limit, listing.name, "_id")
+    return {"items": localise(rows, listing.times, zones), "next_cursor": following}

@@ -6,22 +6,29 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 
-from pige_pipeline.api.auth import Viewer, station_condition, stations_for
+from pige_pipeline.api.auth import Viewer, stations_for
 from pige_pipeline.api.models import BAD_REQUEST, ERRORS, DeadAirOut, Page
-from pige_pipeline.api.query import analytics, fetch, localise, station_zones
 from pige_pipeline.api.routers.common import (
     CursorParam,
     Limit,
+    Listing,
     Since,
     StationFilter,
     Until,
-    after_cursor,
-    next_cursor,
-    time_condition,
+    paged_listing,
 )
 
 router = APIRouter(tags=["dead air"], responses=ERRORS)
-LISTING = "dead_air"
+DEAD_AIR = Listing(
+    name="dead_air",
+    table="dead_air_events",
+    columns="""alert_id, alert_ids, station, epoch_us(start) AS start, epoch_us("end") AS "end",
+               round(duration_s, 3) AS duration_s, severity, classification, confidence,
+               notification_status, epoch_us(notified_at) AS notified_at, explanation""",
+    id_sql="alert_id",
+    times=("start", "end", "notified_at"),
+    where="alert_id IS NOT NULL",
+)
 
 
 @router.get("/dead-air", response_model=Page[DeadAirOut], responses=BAD_REQUEST)
@@ -38,27 +45,13 @@ def list_dead_air(
     cursor: CursorParam = None,
 ) -> dict:
     """Dead-air events in start order, with severity, classification and notification status."""
-    stations, station_params = station_condition("station", stations_for(token, station))
-    times, time_params = time_condition("start", since, until)
-    after, after_params = after_cursor(cursor, LISTING, "start", "alert_id")
-    conditions = [stations, times, after, "alert_id IS NOT NULL"]
-    params: list[object] = [*station_params, *time_params, *after_params]
-    if severity is not None:
-        conditions.append("severity = ?")
-        params.append(severity)
-    with analytics(request) as db:
-        rows = fetch(
-            db,
-            f"""
-            SELECT alert_id, alert_ids, station, epoch_us(start) AS start, epoch_us("end") AS "end",
-                   round(duration_s, 3) AS duration_s, severity, classification, confidence,
-                   notification_status, epoch_us(notified_at) AS notified_at, explanation,
-                   epoch_us(start) AS _start_us
-            FROM dead_air_events WHERE {" AND ".join(conditions)}
-            ORDER BY start, alert_id LIMIT {limit + 1}
-            """,
-            params,
-        )
-        zones = station_zones(db)
-    following = next_cursor(rows, limit, LISTING, "alert_id")
-    return {"items": localise(rows, ("start", "end", "notified_at"), zones), "next_cursor": following}
+    return paged_listing(
+        request,
+        DEAD_AIR,
+        stations=stations_for(token, station),
+        since=since,
+        until=until,
+        limit=limit,
+        cursor=cursor,
+        conditions=[("severity = ?", [severity])] if severity is not None else [],
+    )

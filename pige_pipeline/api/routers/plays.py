@@ -13,22 +13,17 @@ from pige_pipeline.api.routers.common import (
     ID_PATTERN,
     CursorParam,
     Limit,
+    Listing,
     Since,
     StationFilter,
     Until,
-    after_cursor,
-    next_cursor,
-    time_condition,
+    paged_listing,
 )
 
 router = APIRouter(tags=["plays"], responses=ERRORS)
-LISTING = "plays"
-_SELECT = """
-    SELECT play_id, station, track_id, title, artist, isrc,
-           epoch_us(start) AS start, epoch_us("end") AS "end", seconds, segments, score, confidence,
-           epoch_us(start) AS _start_us
-    FROM plays
-"""
+_COLUMNS = """play_id, station, track_id, title, artist, isrc,
+           epoch_us(start) AS start, epoch_us("end") AS "end", seconds, segments, score, confidence"""
+PLAYS = Listing(name="plays", table="plays", columns=_COLUMNS, id_sql="play_id", times=("start", "end"))
 
 
 @router.get("/plays", response_model=Page[PlayOut], responses=BAD_REQUEST)
@@ -44,26 +39,21 @@ def list_plays(
     cursor: CursorParam = None,
 ) -> dict:
     """Plays in start order, in the station's time zone."""
-    stations, station_params = station_condition("station", stations_for(token, station))
-    times, time_params = time_condition("start", since, until)
-    after, after_params = after_cursor(cursor, LISTING, "start", "play_id")
-    conditions = [stations, times, after]
-    params: list[object] = [*station_params, *time_params, *after_params]
+    conditions = []
     if track_id is not None:
-        conditions.append("track_id = ?")
-        params.append(track_id)
+        conditions.append(("track_id = ?", [track_id]))
     if isrc is not None:
-        conditions.append("isrc = ?")
-        params.append(isrc)
-    with analytics(request) as db:
-        rows = fetch(
-            db,
-            f"{_SELECT} WHERE {' AND '.join(conditions)} ORDER BY start, play_id LIMIT {limit + 1}",
-            params,
-        )
-        zones = station_zones(db)
-    following = next_cursor(rows, limit, LISTING, "play_id")
-    return {"items": localise(rows, ("start", "end"), zones), "next_cursor": following}
+        conditions.append(("isrc = ?", [isrc]))
+    return paged_listing(
+        request,
+        PLAYS,
+        stations=stations_for(token, station),
+        since=since,
+        until=until,
+        limit=limit,
+        cursor=cursor,
+        conditions=conditions,
+    )
 
 
 @router.get("/plays/{play_id}", response_model=PlayOut, responses=NOT_FOUND)
@@ -75,7 +65,7 @@ def get_play(
     """One play (404 when it does not exist or belongs to a station outside the token's)."""
     stations, params = station_condition("station", stations_for(token, None))
     with analytics(request) as db:
-        rows = fetch(db, f"{_SELECT} WHERE play_id = ? AND {stations}", [play_id, *params])
+        rows = fetch(db, f"SELECT {_COLUMNS} FROM plays WHERE play_id = ? AND {stations}", [play_id, *params])
         zones = station_zones(db)
     if not rows:
         raise HTTPException(status_code=404, detail=f"no play {play_id!r} among this token's stations")

@@ -11,13 +11,14 @@ import csv
 import io
 import json
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 
 from pige_pipeline.api.auth import RightsHolderReader, Viewer, stations_for
 from pige_pipeline.api.models import ERRORS, RightsHolderStatementLine, Statement, StationStatementLine
-from pige_pipeline.api.query import analytics, fetch, localise, station_zones
+from pige_pipeline.api.query import Analytics, analytics, fetch, localise, station_zones
 from pige_pipeline.api.routers.common import StationFilter
 from pige_pipeline.api.times import MONTH_PATTERN, month_bounds
 
@@ -31,14 +32,15 @@ NO_RIGHTS_NOTE = (
 CSV_CONTENT = {"text/csv": {"schema": {"type": "string"}}}
 
 
-def _month_condition(request: Request, month: str, stations: list[str] | None) -> tuple[str, list[object]]:
+def _month_condition(
+    zones: dict[str, ZoneInfo], month: str, stations: list[str] | None
+) -> tuple[str, list[object]]:
     """SQL condition on `p` (plays) for each readable station's own month, with its parameters.
 
     One clause per time zone (`station IN (...) AND start in [lo, hi)`), plain column filters that
-    DuckDB can push into the scan of `plays`.
+    DuckDB checks against the zone maps of `plays` (stored in station, start order): it reads the
+    blocks of those stations' month and skips the rest.
     """
-    with analytics(request) as db:
-        zones = station_zones(db)
     chosen = sorted(zones) if stations is None else [s for s in stations if s in zones]
     by_zone: dict[str, list[str]] = {}
     for station in chosen:
@@ -47,7 +49,9 @@ def _month_condition(request: Request, month: str, stations: list[str] | None) -
     params: list[object] = []
     for members in by_zone.values():
         lo, hi = month_bounds(month, zones[members[0]])
-        clauses.append(f"(p.station IN ({', '.join('?' for _ in members)}) AND p.start >= ? AND p.start < ?)")
+        marks = ", ".join("?" for _ in members)
+        in_zone = "p.station = ?" if len(members) == 1 else f"p.station IN ({marks})"
+        clauses.append(f"({in_zone} AND p.start >= ? AND p.start < ?)")
         params.extend([*members, lo, hi])
     return " OR ".join(clauses) or "false", params
 
@@ -74,8 +78,10 @@ def station_statement(
     request: Request, token: Viewer, month: Month, station: StationFilter = None, format: Format = "json"
 ) -> Any:
     """Per station and track: plays, seconds aired, first and last play (in the station's zone)."""
-    where, params = _month_condition(request, month, stations_for(token, station))
+    readable = stations_for(token, station)
     with analytics(request) as db:
+        zones = station_zones(db)
+        where, params = _month_condition(zones, month, readable)
         lines = fetch(
             db,
             f"""
@@ -89,17 +95,20 @@ def station_statement(
             """,
             params,
         )
-        zones = station_zones(db)
     localise(lines, ("first_play", "last_play"), zones)
     if format == "csv":
         return _csv(lines, list(StationStatementLine.model_fields), f"statement-stations-{month}.csv")
     return {"month": month, "period": "local", "lines": lines, "notes": []}
 
 
-def _rights_columns(db: Any) -> list[str]:
-    row = db.execute("SELECT value FROM build_info WHERE key = 'rights_holder_columns'").fetchone()
-    known = json.loads(row[0]) if row else []
-    return [c for c in known if c in RIGHTS_COLUMNS]
+def _rights_columns(db: Analytics) -> list[str]:
+    """The catalogue's rights-holder columns, read once per build."""
+    rights = db.memo.get("rights_holder_columns")
+    if rights is None:
+        row = db.execute("SELECT value FROM build_info WHERE key = 'rights_holder_columns'").fetchone()
+        known = json.loads(row[0]) if row else []
+        rights = db.memo["rights_holder_columns"] = [c for c in known if c in RIGHTS_COLUMNS]
+    return list(rights)  # type: ignore[call-overload]
 
 
 @router.get(
@@ -118,9 +127,10 @@ def rights_holder_statement(
     format: Format = "json",
 ) -> Any:
     """Per rights holder (publisher, label, composer) and track, over the token's stations."""
-    where, params = _month_condition(request, month, stations_for(token, station))
+    readable = stations_for(token, station)
     notes: list[str] = []
     with analytics(request) as db:
+        where, params = _month_condition(station_zones(db), month, readable)
         rights = _rights_columns(db)
         if rights:
             parts = [

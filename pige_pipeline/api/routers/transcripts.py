@@ -6,22 +6,27 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from pige_pipeline.api.auth import Operator, station_condition, stations_for
+from pige_pipeline.api.auth import Operator, stations_for
 from pige_pipeline.api.models import BAD_REQUEST, ERRORS, Page, TranscriptHit
-from pige_pipeline.api.query import analytics, fetch, localise, station_zones
 from pige_pipeline.api.routers.common import (
     CursorParam,
     Limit,
+    Listing,
     Since,
     StationFilter,
     Until,
-    after_cursor,
-    next_cursor,
-    time_condition,
+    paged_listing,
 )
 
 router = APIRouter(tags=["transcripts"], responses=ERRORS)
-LISTING = "transcripts"
+TRANSCRIPTS = Listing(
+    name="transcripts",
+    table="transcripts",
+    columns='segment_id, station, epoch_us(start) AS start, epoch_us("end") AS "end", text, language',
+    id_sql="coalesce(segment_id, '')",
+    times=("start", "end"),
+    where="NOT coalesce(dropped, false) AND start IS NOT NULL AND text IS NOT NULL",
+)
 
 
 @router.get("/transcripts/search", response_model=Page[TranscriptHit], responses=BAD_REQUEST)
@@ -36,23 +41,13 @@ def search_transcripts(
     cursor: CursorParam = None,
 ) -> dict:
     """Segments whose text contains `q`, in start order (segments Whisper's filters dropped are left out)."""
-    stations, station_params = station_condition("station", stations_for(token, station))
-    times, time_params = time_condition("start", since, until)
-    after, after_params = after_cursor(cursor, LISTING, "start", "coalesce(segment_id, '')")
-    with analytics(request) as db:
-        rows = fetch(
-            db,
-            f"""
-            SELECT segment_id, station, epoch_us(start) AS start, epoch_us("end") AS "end", text, language,
-                   epoch_us(start) AS _start_us, coalesce(segment_id, '') AS _id
-            FROM transcripts
-            WHERE {stations} AND {times} AND {after} AND NOT coalesce(dropped, false)
-              AND start IS NOT NULL AND text IS NOT NULL
-              AND contains(lower(text), lower(?))
-            ORDER BY start, _id LIMIT {limit + 1}
-            """,
-            [*station_params, *time_params, *after_params, q],
-        )
-        zones = station_zones(db)
-    following = next_cursor(rows, limit, LISTING, "_id")
-    return {"items": localise(rows, ("start", "end"), zones), "next_cursor": following}
+    return paged_listing(
+        request,
+        TRANSCRIPTS,
+        stations=stations_for(token, station),
+        since=since,
+        until=until,
+        limit=limit,
+        cursor=cursor,
+        conditions=[("contains(lower(text), lower(?))", [q])],
+    )

@@ -123,6 +123,12 @@ class Recorder:
         self.stop_event.set()
 
     def _salvage(self) -> None:
+        # Every station first says whether it adopts an orphan (a file check, seconds at worst on a
+        # loaded machine); an orphan stopped while its station was about to adopt it is audio lost.
+        checked_by = time.monotonic() + 60.0
+        for rec in list(self.stations.values()):
+            rec.adoption_checked.wait(max(0.0, checked_by - time.monotonic()))
+        # New ffmpegs start before salvage spends CPU probing leftovers.
         deadline = time.monotonic() + 5.0
         for rec in list(self.stations.values()):
             rec.launched.wait(max(0.0, deadline - time.monotonic()))

@@ -111,6 +111,11 @@ def held_duration(path: Path, listed_s: float, data_root: Path, station: str) ->
             listed_s,
         )
         return held
+    if held > listed_s + 0.5:
+        # ffmpeg's list is the span of the packets' timestamps; a stream whose timestamps jump (an
+        # encoder restart upstream) holds more audio than that span, and the store keeps what it holds.
+        log.info("station %r: segment %s holds %.1f s, %.1f s listed", station, path.name, held, listed_s)
+        return held
     return listed_s
 
 

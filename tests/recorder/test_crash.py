@@ -81,7 +81,8 @@ def test_sigkill_then_restart_adopts_the_running_ffmpeg_and_loses_nothing(
     after = sorted(spans(data_root, "crash"))
     # One unbroken recording across the kill: no hole between chunks, and no gap logged.
     holes = [(b[0] - a[1]).total_seconds() for a, b in zip(after, after[1:], strict=False)]
-    assert max(abs(h) for h in holes) < 0.6, holes
+    listing = [(a.isoformat(), round((b - a).total_seconds(), 3), p.name) for a, b, p in after]
+    assert max(abs(h) for h in holes) < 0.6, (holes, killed.isoformat(), listing, err.decode()[-3000:])
     assert after[0][0] < killed and after[-1][1] > restarted + timedelta(seconds=5)
     assert gaps(data_root, "crash", killed) == []
 

@@ -19,12 +19,21 @@ Absolute figures depend on the station's processing and on the music (a percussi
 scored 9.6, as much as a voice over it), so the test is a change, not a level: when the track starts
 under a voice, the audio changes character there (speech gains a bed, or music gains a voice). A play
 whose matched part begins less than `MAX_TALK_OVER_S` into its track is extended back to the track's
-start when the stretch in between is not silent, does not score as plain clean speech, and scores at
-least `MIN_CHANGE` times higher or lower than the `BEFORE_S` before it. A track joined mid-way after
-talk, or after other music, continues what came before (speech then speech, music then music) and is
-not extended; another catalogue play in the stretch stops the extension too. The end is treated the
-same way, up to the track's end, against the seconds after it. Known error: a stretch that happens to
-begin where other audio changes (talk, then other music, then the track joined mid-way) is extended.
+start when the stretch in between is not silent, does not score as plain clean speech, and
+- another play ends where the stretch begins (within `ADJOIN_S`): the programme changed right there,
+  which for a track joined mid-way would be a coincidence (the stretch's start follows from the
+  diagonal, not from the audio), or
+- the `SILENT_EDGE_S` right before it are silent (dead air, or a recording's silent lead-in), or
+- it scores at least `MIN_CHANGE` times higher or lower than the `BEFORE_S` before it (at the start of
+  a recording, the seconds there are, down to `MIN_BEFORE_S`).
+A track joined mid-way after talk, or after other music, continues what came before (speech then
+speech, music then music) and is not extended; another catalogue play overlapping the stretch by more
+than `ADJOIN_S` stops the extension too. The end is treated the same way, up to the track's end,
+against the seconds after it. Chosen on the talk-over tuning set (`benchmarks/airplay_talkover.py`:
+tuning music, 17 intros) and the mixes of tests/airplay. Known errors: a stretch that happens to begin
+where other audio changes (talk, then other music, then the track joined mid-way) is extended; an
+intro so quiet under the voice that the stretch scores as the talk before it (or as clean speech) is
+not.
 """
 
 from __future__ import annotations
@@ -44,6 +53,16 @@ MAX_BED_SCORE = 20.0
 MIN_CHANGE = 1.6
 # The audio before the stretch (after it, at the end) that it is compared with.
 BEFORE_S = 8.0
+# At the start (end) of a recording the audio before (after) may be shorter, down to this.
+MIN_BEFORE_S = 3.0
+# A silence right before (after) the stretch, over these seconds, is a change whatever follows it:
+# sound begins (ends) there, e.g. after dead air or the silent lead-in of a recording.
+SILENT_EDGE_S = 2.0
+# Another play ending (beginning) this close to where the stretch begins (ends) is where the programme
+# changed: the track's own edge falling there by chance is unlikely (its edge follows from the diagonal).
+# A play's edge within `MatchParams.snap_s` (3 s) of its track's edge is snapped to it, so an edge may
+# be that far off.
+ADJOIN_S = 3.0
 # Shorter stretches are left to the snap to the track's edge (`MatchParams.snap_s`).
 MIN_STRETCH_S = 2.0
 
@@ -85,10 +104,23 @@ def profiles_from_rows(rows: Sequence[Mapping] | None, shift_s: float = 0.0) -> 
     return out
 
 
-def _figures(profiles: list[LevelProfile], start_s: float, end_s: float) -> tuple[float, float, float] | None:
-    """(median score, median level swing, share of silent seconds) over [start_s, end_s)."""
+def _figures(
+    profiles: list[LevelProfile], start_s: float, end_s: float, clip: int = 0
+) -> tuple[float, float, float] | None:
+    """(median score, median level swing, share of silent seconds) over [start_s, end_s).
+
+    `clip` -1 (+1): the window may lose its start (end) where the profile begins (ends) there, down
+    to `MIN_BEFORE_S` whole seconds: the audio next to a stretch at the start (end) of a recording.
+    """
     for profile in profiles:
         span = profile.seconds(start_s, end_s)
+        if span is None and clip:
+            lo, hi = profile.offset_s, profile.offset_s + len(profile.level_db)
+            inside = (max(start_s, lo), end_s) if clip < 0 else (start_s, min(end_s, hi))
+            if inside[1] - inside[0] >= MIN_BEFORE_S and lo <= inside[0] and inside[1] <= hi:
+                span = profile.seconds(*inside)
+            if span is not None and span.stop - span.start < MIN_BEFORE_S:
+                span = None
         if span is None:
             continue
         sd = profile.level_sd_db[span].astype(np.float64)
@@ -99,16 +131,35 @@ def _figures(profiles: list[LevelProfile], start_s: float, end_s: float) -> tupl
 
 
 def _bed_begins(
-    profiles: list[LevelProfile], stretch: tuple[float, float], outside: tuple[float, float]
+    profiles: list[LevelProfile],
+    stretch: tuple[float, float],
+    outside: tuple[float, float],
+    clip: int,
+    adjoining: bool = False,
 ) -> bool:
-    """Whether `stretch` is sound that is not plain speech and differs from the audio `outside` it."""
+    """Whether `stretch` is sound that is not plain speech and differs from the audio `outside` it.
+
+    A silence right outside (dead air, or the silent lead-in of a recording) is a change too.
+    `adjoining`: another play ends (begins) where the stretch begins (ends), which is a change in
+    itself: the outside audio is not compared.
+    """
     there = _figures(profiles, *stretch)
-    other = _figures(profiles, *outside)
-    if there is None or other is None:
+    if there is None:
         return False
     score, _swing, silent = there
+    if score >= MAX_BED_SCORE or silent > 0.1:
+        return False
+    if adjoining:
+        return True
+    edge = (outside[1] - SILENT_EDGE_S, outside[1]) if clip < 0 else (outside[0], outside[0] + SILENT_EDGE_S)
+    quiet = _figures(profiles, *edge)
+    if quiet is not None and quiet[2] >= 1.0:
+        return True
+    other = _figures(profiles, *outside, clip=clip)
+    if other is None:
+        return False
     change = max(score, 0.1) / max(other[0], 0.1)
-    return score < MAX_BED_SCORE and silent <= 0.1 and (change >= MIN_CHANGE or change <= 1 / MIN_CHANGE)
+    return change >= MIN_CHANGE or change <= 1 / MIN_CHANGE
 
 
 def extend_over_talk(plays: list, profiles: list[LevelProfile], track_durations: Sequence[float]) -> list:
@@ -118,16 +169,18 @@ def extend_over_talk(plays: list, profiles: list[LevelProfile], track_durations:
         lead = play.ref_offset_s / play.speed
         if MIN_STRETCH_S <= lead <= MAX_TALK_OVER_S:
             start = play.start_s - lead
-            blocked = [p.end_s for p in others if p.end_s > start and p.start_s < play.start_s]
+            blocked = [p for p in others if p.end_s > start + ADJOIN_S and p.start_s < play.start_s]
+            adjoining = any(abs(p.end_s - start) <= ADJOIN_S for p in others)
             before = (start - BEFORE_S, start)
-            if not blocked and _bed_begins(profiles, (start, play.start_s), before):
+            if not blocked and _bed_begins(profiles, (start, play.start_s), before, -1, adjoining):
                 play.start_s, play.ref_offset_s = start, 0.0
         track_s = float(track_durations[play.track])
         left = (track_s - play.ref_offset_s) / play.speed - play.duration_s
         if MIN_STRETCH_S <= left <= MAX_TALK_OVER_S:
             end = play.end_s + left
-            blocked = [p.start_s for p in others if p.start_s < end and p.end_s > play.end_s]
+            blocked = [p for p in others if p.start_s < end - ADJOIN_S and p.end_s > play.end_s]
+            adjoining = any(abs(p.start_s - end) <= ADJOIN_S for p in others)
             after = (end, end + BEFORE_S)
-            if not blocked and _bed_begins(profiles, (play.end_s, end), after):
+            if not blocked and _bed_begins(profiles, (play.end_s, end), after, 1, adjoining):
                 play.end_s = end
     return plays

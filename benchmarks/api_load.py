@@ -54,8 +54,10 @@ def build_year(root: Path, stations: list[str], days: int) -> None:
     print(f"analytics built in {time.perf_counter() - t:.0f} s: {result.tables}")
 
 
-def start_api(root: Path, port: int, log: Path) -> subprocess.Popen:
+def start_api(root: Path, port: int, log: Path, cache: bool = True) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIGE_")} | {"PIGE_DATA_ROOT": str(root)}
+    if not cache:
+        env["PIGE_API_CACHE_MB"] = "0"  # every request computed from the database
     with open(log, "wb") as handle:
         process = subprocess.Popen(
             [str(BIN / "pige"), "api", "--host", "127.0.0.1", "--port", str(port)],
@@ -148,6 +150,9 @@ def main() -> None:
     parser.add_argument(
         "--sequential", type=int, default=0, help="first, this many requests of each scenario one at a time"
     )
+    parser.add_argument(
+        "--no-cache", action="store_true", help="PIGE_API_CACHE_MB=0: no response served from the cache"
+    )
     parser.add_argument("--repeats", type=int, default=1, help="runs of each scenario; medians are printed")
     parser.add_argument("--reuse", action="store_true", help="keep the data root of an earlier run")
     args = parser.parse_args()
@@ -160,7 +165,7 @@ def main() -> None:
     store = TokenStore.for_data_root(root)
     token, _ = store.create("api_load benchmark", "admin", ())
     port = 18600
-    server = start_api(root, port, args.out / "api.log")
+    server = start_api(root, port, args.out / "api.log", cache=not args.no_cache)
     url = f"http://127.0.0.1:{port}"
     try:
         server_ps = psutil.Process(server.pid)
@@ -193,7 +198,8 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
     print(f"\n{args.stations} stations x {args.days} days, {args.users} users at 1 request/s, "
-          f"{args.seconds} s a run, medians of {args.repeats} runs; {_load()}")  # fmt: skip
+          f"{args.seconds} s a run, medians of {args.repeats} runs, response cache "
+          f"{'off' if args.no_cache else 'on'}; {_load()}")  # fmt: skip
     print("| scenario | requests | failures | req/s | p50 ms | p95 ms | p99 ms | server CPU (cores) "
           "| server CPU ms/request | locust CPU (cores) | machine busy |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|---|---|")

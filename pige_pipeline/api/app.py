@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -38,6 +39,7 @@ from pige_pipeline.settings import PigeSettings
 
 access_log = logging.getLogger("pige.api.access")
 # Headers a reverse proxy adds: a request carrying one came from outside, even if nginx is on loopback.
+DEFAULT_CACHE_MB = 256
 FORWARDED_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
 DESCRIPTION = """Read-only access to pige's analytics: plays, monthly statements, dead air, recording
 coverage, transcripts and the evidence audio. Send `Authorization: Bearer <token>` (tokens come from
@@ -94,6 +96,15 @@ class _Measure:
             )
 
 
+def _cache_bytes() -> int:
+    """PIGE_API_CACHE_MB: megabytes of responses kept per analytics build (pages, statements); 0: off."""
+    text = os.environ.get("PIGE_API_CACHE_MB", "").strip() or str(DEFAULT_CACHE_MB)
+    try:
+        return max(int(float(text) * 2**20), 0)
+    except ValueError:
+        raise ValueError(f"PIGE_API_CACHE_MB={text!r}: give a number of megabytes (0: off)") from None
+
+
 def create_app(
     settings: PigeSettings | None = None, *, threads: int | None = None, clip_dir: Path | None = None
 ) -> FastAPI:
@@ -120,7 +131,7 @@ def create_app(
     )
     app.state.data_root = settings.data_root
     app.state.tokens = TokenStore.for_data_root(settings.data_root)
-    app.state.reader = AnalyticsReader(settings.data_root, threads=threads)
+    app.state.reader = AnalyticsReader(settings.data_root, threads=threads, cache_bytes=_cache_bytes())
 
     @app.exception_handler(AnalyticsNotBuiltError)
     async def _not_built(request: Request, exc: AnalyticsNotBuiltError) -> JSONResponse:

@@ -43,7 +43,8 @@ def require(role: Role, rights_holder_tokens: bool = False) -> Callable[..., Tok
     only resources declared with `rights_holder_tokens=True` accept it.
     """
 
-    def dependency(token: Annotated[TokenInfo, Depends(authenticate)]) -> TokenInfo:
+    # async: a plain check, run on the event loop rather than in a worker thread of its own.
+    async def dependency(token: Annotated[TokenInfo, Depends(authenticate)]) -> TokenInfo:
         if not token.at_least(role):
             raise HTTPException(
                 status_code=403, detail=f"this resource needs the {role} role; this token is a {token.role}"

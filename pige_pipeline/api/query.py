@@ -2,44 +2,71 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import duckdb
-from fastapi import Request
+from fastapi import Request, Response
+from pydantic import TypeAdapter
 
-from pige_pipeline.api.analytics_db import AnalyticsReader
+from pige_pipeline.api.analytics_db import AnalyticsReader, ResponseCache
 from pige_pipeline.api.times import from_epoch_us, zone
 
 UTC_ZONE = ZoneInfo("UTC")
 
 
 class Analytics:
-    """One request's read of one analytics build: a cursor on it and the build's memo.
+    """One request's read of one analytics build: a cursor on it (taken on first use) and its memo.
 
     Everything a request reads through it comes from the same build, even when a new one is swapped
     in meanwhile.
     """
 
-    def __init__(self, cursor: duckdb.DuckDBPyConnection, memo: dict[str, object]) -> None:
-        self.cursor = cursor
+    def __init__(self, instance: duckdb.DuckDBPyConnection, memo: dict[str, object]) -> None:
+        self._instance = instance
+        self._cursor: duckdb.DuckDBPyConnection | None = None
         self.memo = memo
+
+    @property
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        if self._cursor is None:
+            self._cursor = AnalyticsReader.cursor_on(self._instance)
+        return self._cursor
 
     def execute(self, sql: str, params: Sequence[object] = ()) -> duckdb.DuckDBPyConnection:
         return self.cursor.execute(sql, list(params))
 
+    def close(self) -> None:
+        if self._cursor is not None:
+            self._cursor.close()
+            self._cursor = None
+
+    def cached_body(self, key: Hashable, compute: Callable[[], bytes]) -> bytes:
+        """`compute()`, run once per build for each `key`: `key` must name everything it depends on."""
+        cache: ResponseCache = self.memo["responses"]  # type: ignore[assignment]
+        body = cache.get(key)
+        if body is None:
+            body = compute()
+            cache.put(key, body)
+        return body
+
+    def cached_json(self, key: Hashable, adapter: TypeAdapter, compute: Callable[[], object]) -> Response:
+        """The JSON response of `compute()`, validated and serialised by `adapter`, once per build."""
+        body = self.cached_body(key, lambda: adapter.dump_json(adapter.validate_python(compute())))
+        return Response(body, media_type="application/json")
+
 
 @contextmanager
 def analytics(request: Request) -> Iterator[Analytics]:
-    """A read of the newest analytics build, its cursor closed after the request's read."""
+    """A read of the newest analytics build; its cursor is closed after the request's read."""
     reader: AnalyticsReader = request.app.state.reader
-    cursor, memo = reader.open()
+    read = Analytics(*reader.build())
     try:
-        yield Analytics(cursor, memo)
+        yield read
     finally:
-        cursor.close()
+        read.close()
 
 
 def fetch(db: Analytics, sql: str, params: Sequence[object] = ()) -> list[dict[str, Any]]:

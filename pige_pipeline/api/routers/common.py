@@ -10,11 +10,11 @@ stations and months (`plays` and `dead_air_events` are stored in (station, start
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import HTTPException, Query, Request
-from pydantic import AwareDatetime
+from fastapi import HTTPException, Query, Request, Response
+from pydantic import AwareDatetime, TypeAdapter
 
 from pige_pipeline.api.auth import station_condition
 from pige_pipeline.api.paging import Cursor, CursorError
@@ -75,7 +75,8 @@ class Listing:
 
     `columns` is the SELECT list (instants as `epoch_us(...)`, turned into the station's zone for the
     `times` columns); `id_sql` the expression that breaks ties between rows of the same start (never
-    null); `where` the listing's own fixed conditions. `name` tells its cursors from other listings'.
+    null); `where` the listing's own fixed conditions; `page` the response's model. `name` tells its
+    cursors from other listings'.
     """
 
     name: str
@@ -83,6 +84,7 @@ class Listing:
     columns: str
     id_sql: str
     times: tuple[str, ...]
+    page: TypeAdapter = field(compare=False)
     where: str = "true"
 
 
@@ -96,11 +98,12 @@ def paged_listing(
     limit: int,
     cursor: str | None,
     conditions: Sequence[tuple[str, Sequence[object]]] = (),
-) -> dict:
-    """One page of `listing`: `{"items": [...], "next_cursor": ...}`.
+) -> Response:
+    """One page of `listing`, `{"items": [...], "next_cursor": ...}`, as a JSON response.
 
     `stations` are the readable ones (`stations_for`: None is every station); `conditions` the
-    request's own filters, each an SQL condition with its parameters.
+    request's own filters, each an SQL condition with its parameters. The page is computed once per
+    build: asked for again (same scope, filters and cursor), it comes from the build's cache.
     """
     parts = [
         station_condition("station", stations),
@@ -111,16 +114,21 @@ def paged_listing(
     ]
     where = " AND ".join(f"({sql})" for sql, _ in parts)
     params = [p for _, values in parts for p in values]
+    key = (listing.name, where, tuple(params), limit)
+
     with analytics(request) as db:
-        rows = fetch(
-            db,
-            f"""
-            SELECT {listing.columns}, epoch_us(start) AS _start_us, {listing.id_sql} AS _id
-            FROM {listing.table} WHERE {where}
-            ORDER BY start, _id LIMIT {limit + 1}
-            """,
-            params,
-        )
-        zones = station_zones(db)
-    following = next_cursor(rows, limit, listing.name, "_id")
-    return {"items": localise(rows, listing.times, zones), "next_cursor": following}
+
+        def page() -> dict:
+            rows = fetch(
+                db,
+                f"""
+                SELECT {listing.columns}, epoch_us(start) AS _start_us, {listing.id_sql} AS _id
+                FROM {listing.table} WHERE {where}
+                ORDER BY start, _id LIMIT {limit + 1}
+                """,
+                params,
+            )
+            following = next_cursor(rows, limit, listing.name, "_id")
+            return {"items": localise(rows, listing.times, station_zones(db)), "next_cursor": following}
+
+        return db.cached_json(key, listing.page, page)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import TypeAdapter
 
 from pige_pipeline.api.auth import Viewer, stations_for
 from pige_pipeline.api.models import BAD_REQUEST, ERRORS, DeadAirOut, Page
@@ -20,6 +21,7 @@ from pige_pipeline.api.routers.common import (
 
 router = APIRouter(tags=["dead air"], responses=ERRORS)
 DEAD_AIR = Listing(
+    page=TypeAdapter(Page[DeadAirOut]),
     name="dead_air",
     table="dead_air_events",
     columns="""alert_id, alert_ids, station, epoch_us(start) AS start, epoch_us("end") AS "end",
@@ -43,7 +45,7 @@ def list_dead_air(
     until: Until = None,
     limit: Limit = 100,
     cursor: CursorParam = None,
-) -> dict:
+) -> Response:
     """Dead-air events in start order, with severity, classification and notification status."""
     return paged_listing(
         request,

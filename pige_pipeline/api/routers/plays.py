@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from pydantic import TypeAdapter
 
 from pige_pipeline.api.auth import Viewer, station_condition, stations_for
 from pige_pipeline.api.models import BAD_REQUEST, ERRORS, NOT_FOUND, Page, PlayOut
@@ -23,7 +24,14 @@ from pige_pipeline.api.routers.common import (
 router = APIRouter(tags=["plays"], responses=ERRORS)
 _COLUMNS = """play_id, station, track_id, title, artist, isrc,
            epoch_us(start) AS start, epoch_us("end") AS "end", seconds, segments, score, confidence"""
-PLAYS = Listing(name="plays", table="plays", columns=_COLUMNS, id_sql="play_id", times=("start", "end"))
+PLAYS = Listing(
+    name="plays",
+    table="plays",
+    columns=_COLUMNS,
+    id_sql="play_id",
+    times=("start", "end"),
+    page=TypeAdapter(Page[PlayOut]),
+)
 
 
 @router.get("/plays", response_model=Page[PlayOut], responses=BAD_REQUEST)
@@ -37,7 +45,7 @@ def list_plays(
     until: Until = None,
     limit: Limit = 100,
     cursor: CursorParam = None,
-) -> dict:
+) -> Response:
     """Plays in start order, in the station's time zone."""
     conditions = []
     if track_id is not None:

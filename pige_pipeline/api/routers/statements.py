@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import Response
+from pydantic import TypeAdapter
 
 from pige_pipeline.api.auth import RightsHolderReader, Viewer, stations_for
 from pige_pipeline.api.models import ERRORS, RightsHolderStatementLine, Statement, StationStatementLine
@@ -30,6 +31,7 @@ NO_RIGHTS_NOTE = (
     "The catalogue has no publisher, label or composer column: lines are grouped by artist instead."
 )
 CSV_CONTENT = {"text/csv": {"schema": {"type": "string"}}}
+STATION_STATEMENT = TypeAdapter(Statement[StationStatementLine])
 
 
 def _month_condition(
@@ -56,14 +58,18 @@ def _month_condition(
     return " OR ".join(clauses) or "false", params
 
 
-def _csv(lines: list[dict[str, Any]], columns: list[str], filename: str) -> Response:
+def _csv_body(lines: list[dict[str, Any]], columns: list[str]) -> bytes:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for line in lines:
         writer.writerow({k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in line.items()})
+    return out.getvalue().encode()
+
+
+def _csv(body: bytes, filename: str) -> Response:
     return Response(
-        out.getvalue(),
+        body,
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
@@ -79,26 +85,36 @@ def station_statement(
 ) -> Any:
     """Per station and track: plays, seconds aired, first and last play (in the station's zone)."""
     readable = stations_for(token, station)
+    key = ("station_statement", month, None if readable is None else tuple(readable), format)
     with analytics(request) as db:
-        zones = station_zones(db)
-        where, params = _month_condition(zones, month, readable)
-        lines = fetch(
-            db,
-            f"""
-            SELECT p.station, p.track_id, arg_min(p.title, p.start) AS title,
-                   arg_min(p.artist, p.start) AS artist, arg_min(p.isrc, p.start) AS isrc,
-                   count(*) AS plays, round(sum(p.seconds), 3) AS seconds,
-                   epoch_us(min(p.start)) AS first_play, epoch_us(max(p.start)) AS last_play
-            FROM plays p WHERE {where}
-            GROUP BY p.station, p.track_id
-            ORDER BY p.station, plays DESC, seconds DESC, p.track_id
-            """,
-            params,
+
+        def lines() -> list[dict[str, Any]]:
+            zones = station_zones(db)
+            where, params = _month_condition(zones, month, readable)
+            found = fetch(
+                db,
+                f"""
+                SELECT p.station, p.track_id, arg_min(p.title, p.start) AS title,
+                       arg_min(p.artist, p.start) AS artist, arg_min(p.isrc, p.start) AS isrc,
+                       count(*) AS plays, round(sum(p.seconds), 3) AS seconds,
+                       epoch_us(min(p.start)) AS first_play, epoch_us(max(p.start)) AS last_play
+                FROM plays p WHERE {where}
+                GROUP BY p.station, p.track_id
+                ORDER BY p.station, plays DESC, seconds DESC, p.track_id
+                """,
+                params,
+            )
+            return localise(found, ("first_play", "last_play"), zones)
+
+        # A statement only changes with the build: computed once per build, scope and format.
+        if format == "csv":
+            body = db.cached_body(key, lambda: _csv_body(lines(), list(StationStatementLine.model_fields)))
+            return _csv(body, f"statement-stations-{month}.csv")
+        return db.cached_json(
+            key,
+            STATION_STATEMENT,
+            lambda: {"month": month, "period": "local", "lines": lines(), "notes": []},
         )
-    localise(lines, ("first_play", "last_play"), zones)
-    if format == "csv":
-        return _csv(lines, list(StationStatementLine.model_fields), f"statement-stations-{month}.csv")
-    return {"month": month, "period": "local", "lines": lines, "notes": []}
 
 
 def _rights_columns(db: Analytics) -> list[str]:
@@ -174,6 +190,7 @@ def rights_holder_statement(
     localise(lines, ("first_play", "last_play"), None)
     if format == "csv":
         return _csv(
-            lines, list(RightsHolderStatementLine.model_fields), f"statement-rights-holders-{month}.csv"
+            _csv_body(lines, list(RightsHolderStatementLine.model_fields)),
+            f"statement-rights-holders-{month}.csv",
         )
     return {"month": month, "period": "local", "lines": lines, "notes": notes}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import TypeAdapter
 
 from pige_pipeline.api.auth import Operator, stations_for
 from pige_pipeline.api.models import BAD_REQUEST, ERRORS, Page, TranscriptHit
@@ -20,6 +21,7 @@ from pige_pipeline.api.routers.common import (
 
 router = APIRouter(tags=["transcripts"], responses=ERRORS)
 TRANSCRIPTS = Listing(
+    page=TypeAdapter(Page[TranscriptHit]),
     name="transcripts",
     table="transcripts",
     columns='segment_id, station, epoch_us(start) AS start, epoch_us("end") AS "end", text, language',
@@ -39,7 +41,7 @@ def search_transcripts(
     until: Until = None,
     limit: Limit = 50,
     cursor: CursorParam = None,
-) -> dict:
+) -> Response:
     """Segments whose text contains `q`, in start order (segments Whisper's filters dropped are left out)."""
     return paged_listing(
         request,

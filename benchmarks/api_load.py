@@ -5,9 +5,14 @@ Builds (or with --reuse, reuses) the synthetic analytics year of benchmarks/anal
 each (so `--users` requests a second) for `--seconds`, and prints p50/p95/p99 latency, requests a
 second, failures, the server's CPU, locust's and the whole machine's. Locust runs on the same machine,
 so it takes some of the cores. With --repeats the scenarios alternate and the table gives medians.
+The API keeps each build's responses (PIGE_API_CACHE_MB): --no-cache turns that off, so every request
+reads DuckDB (the cost of a page or statement nobody asked for yet); --warm-cache asks every station
+and month once first, so every request of the runs is served from the cache. Without either, the
+runs start cold and hit the cache more and more (50 stations x 12 months is 600 requests a scenario).
+--sequential N first sends N requests of each scenario one at a time: the server's CPU per request.
 
     .venv/bin/python -m benchmarks.api_load [--stations 50] [--days 365] [--users 100] [--seconds 60]
-        [--repeats 3] [--reuse]
+        [--repeats 3] [--sequential 200] [--no-cache | --warm-cache] [--reuse]
 """
 
 from __future__ import annotations
@@ -153,6 +158,11 @@ def main() -> None:
     parser.add_argument(
         "--no-cache", action="store_true", help="PIGE_API_CACHE_MB=0: no response served from the cache"
     )
+    parser.add_argument(
+        "--warm-cache",
+        action="store_true",
+        help="ask every station and month once first: every run hits the cache",
+    )
     parser.add_argument("--repeats", type=int, default=1, help="runs of each scenario; medians are printed")
     parser.add_argument("--reuse", action="store_true", help="keep the data root of an earlier run")
     args = parser.parse_args()
@@ -176,6 +186,17 @@ def main() -> None:
                 client.get(f"/statements/{month}/stations", params={"station": stations[0]})
         if args.sequential:
             sequential(url, token, stations, months, args.sequential, server_ps)
+        if args.warm_cache and not args.no_cache:
+            t = time.perf_counter()
+            with httpx.Client(
+                base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+            ) as client:
+                for scenario in SCENARIOS:
+                    for station in stations:
+                        for month in months:
+                            path, params = request_of(scenario, station, month)
+                            client.get(path, params=params).raise_for_status()
+            print(f"cache warmed: every request of the scenarios once, in {time.perf_counter() - t:.0f} s")
         runs: dict[str, list[dict[str, float]]] = {scenario: [] for scenario in SCENARIOS}
         for repeat in range(args.repeats):
             for scenario in SCENARIOS:  # alternated, so a change in the machine's load hits both
@@ -199,7 +220,7 @@ def main() -> None:
         server.wait(timeout=30)
     print(f"\n{args.stations} stations x {args.days} days, {args.users} users at 1 request/s, "
           f"{args.seconds} s a run, medians of {args.repeats} runs, response cache "
-          f"{'off' if args.no_cache else 'on'}; {_load()}")  # fmt: skip
+          f"{'off' if args.no_cache else 'warmed' if args.warm_cache else 'on'}; {_load()}")  # fmt: skip
     print("| scenario | requests | failures | req/s | p50 ms | p95 ms | p99 ms | server CPU (cores) "
           "| server CPU ms/request | locust CPU (cores) | machine busy |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|---|---|")

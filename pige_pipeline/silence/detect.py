@@ -25,6 +25,7 @@ Every stretch carries the measures that decided it (`Silence.why`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,11 +153,37 @@ SMOOTH_FRAMES = 5
 BAND_LOW_HZ = 100.0
 
 
-def _band_edges(n_bins: int, sample_rate: int, frame_len: int, bands: int = 10) -> np.ndarray:
+def _band_edges(n_bins: int, sample_rate: int, n_fft: int, bands: int = 10) -> np.ndarray:
     """Log-spaced band edges (bin indices) from 100 Hz to Nyquist; empty bands are merged away."""
     hz = np.geomspace(BAND_LOW_HZ, sample_rate / 2, bands + 1)
-    edges = np.unique(np.clip(np.round(hz * frame_len / sample_rate).astype(int), 1, n_bins))
+    edges = np.unique(np.clip(np.round(hz * n_fft / sample_rate).astype(int), 1, n_bins))
     return edges
+
+
+def fft_length(n: int) -> int:
+    """The smallest length >= n with no prime factor above 5: a 50 ms frame at 11025 Hz is 551 = 19 x 29
+    samples, whose FFT costs 2-4x that of 576 = 2^6 x 3^2, and the frames' FFTs were most of the
+    detector's time (docs/benchmarks.md, Dead air). Zero-padding only interpolates the spectrum: band
+    powers scale by one constant factor, which the steadiness measures (std, shares) do not see."""
+    best = 1 << max(0, (n - 1).bit_length())
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            m = p35
+            while m < n:
+                m *= 2
+            best = min(best, m)
+            p35 *= 3
+        p5 *= 5
+    return best
+
+
+@functools.lru_cache(maxsize=8)
+def _hann(n: int, dtype: str) -> np.ndarray:
+    window = np.hanning(n).astype(dtype)
+    window.setflags(write=False)
+    return window
 
 
 def frame_features(
@@ -170,16 +197,17 @@ def frame_features(
     level_db = np.maximum(10.0 * np.log10(np.maximum(power, 1e-30)), LEVEL_FLOOR_DB)
     analysed = level_db < ceiling_db
     wanted = analysed if spectrum_filter is None else analysed & spectrum_filter(level_db, analysed)
-    n_bins = frame_len // 2 + 1
-    edges = _band_edges(n_bins, sample_rate, frame_len)
+    n_fft = fft_length(frame_len)
+    n_bins = n_fft // 2 + 1
+    edges = _band_edges(n_bins, sample_rate, n_fft)
     band_power = np.full((n, len(edges) - 1), np.nan, dtype=np.float32)
     flatness = np.full(n, np.nan, dtype=np.float32)
     idx = np.flatnonzero(wanted)
-    window = np.hanning(frame_len).astype(np.float32)
+    window = _hann(frame_len, "float32")
     # Chunks bound the memory of the FFT input for long quiet stretches.
     for lo in range(0, len(idx), 8192):
         rows = idx[lo : lo + 8192]
-        spec = np.abs(np.fft.rfft(frames[rows].astype(np.float32) * window, axis=1)) ** 2
+        spec = np.abs(np.fft.rfft(frames[rows] * window, n_fft, axis=1)) ** 2
         spec = spec[:, edges[0] : edges[-1]] + 1e-3  # ~quantisation noise; keeps logs finite
         band_power[rows] = np.add.reduceat(spec, edges[:-1] - edges[0], axis=1)
         flatness[rows] = np.exp(np.log(spec).mean(axis=1)) / spec.mean(axis=1)
@@ -324,11 +352,10 @@ def tonality(samples: np.ndarray, sample_rate: int) -> Tonality:
     if seg < sample_rate // 4:
         return Tonality(0.0, None, 0.0)
     starts = np.linspace(0, n - seg, num=max(1, min(FINE_SEGMENTS, 2 * n // seg))).astype(int)
-    window = np.hanning(seg)
-    spec = np.zeros(FINE_FFT // 2 + 1)
-    for st in starts:
-        chunk = samples[st : st + seg].astype(np.float64)
-        spec += np.abs(np.fft.rfft((chunk - chunk.mean()) * window, FINE_FFT)) ** 2
+    chunks = np.stack([samples[st : st + seg] for st in starts]).astype(np.float64)
+    chunks -= chunks.mean(axis=1, keepdims=True)
+    chunks *= _hann(seg, "float64")
+    spec = (np.abs(np.fft.rfft(chunks, FINE_FFT, axis=1)) ** 2).sum(axis=0)
     freqs = np.fft.rfftfreq(FINE_FFT, 1.0 / sample_rate)
     keep = freqs >= 20.0
     spec, freqs = spec[keep], freqs[keep]

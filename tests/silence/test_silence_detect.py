@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE, decode_mono
 from pige_pipeline.cli import app
 from pige_pipeline.silence import detect_silences
-from pige_pipeline.silence.detect import DECISION_COLUMNS
+from pige_pipeline.silence.detect import DECISION_COLUMNS, fft_length
 from pige_pipeline.silence.rows import silence_rows
 from pige_pipeline.stations import SilenceSettings
 from pige_pipeline.testing import silence_synth as synth
@@ -188,3 +188,19 @@ def test_cli_csv_carries_the_decision_columns_of_the_silences_rows(
                 assert cell == value, column
             else:
                 assert float(cell) == value, column
+
+
+def test_frame_spectra_use_the_next_fast_fft_length() -> None:
+    """A 50 ms frame at 11025 Hz (551 = 19 x 29 samples) is zero-padded to 576 = 2^6 x 3^2: the smallest
+    length with no prime factor above 5, which numpy's FFT computes 2-4x faster."""
+
+    def smooth(n: int) -> bool:
+        for p in (2, 3, 5):
+            while n % p == 0:
+                n //= p
+        return n == 1
+
+    assert fft_length(551) == 576
+    for n in range(1, 2000):
+        m = fft_length(n)
+        assert m >= n and smooth(m) and not any(smooth(k) for k in range(n, m)), n

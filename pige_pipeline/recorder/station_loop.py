@@ -95,17 +95,6 @@ class StationStats:
     error: str | None = None
 
 
-@dataclass
-class _Spawned:
-    """An ffmpeg just started for a station, with what following it needs."""
-
-    proc: subprocess.Popen[bytes]
-    session_dir: Path
-    at: datetime
-    receiver: PcmReceiver | None
-    assumed: StreamCodec | None
-
-
 # -- one station -----------------------------------------------------------------------------------------
 
 
@@ -133,9 +122,6 @@ class StationRecorder(threading.Thread):
         self._codec_checked = False  # the stream itself was asked, not only the last run's record
         self._killed = False  # the last ffmpeg ended by a signal (killed), not by its stream ending
         self._proc: subprocess.Popen[bytes] | None = None
-        # An ffmpeg started the moment the last one was killed, before that one's leftovers were
-        # published: every second between a kill and the next connection is audio lost.
-        self._prestarted: _Spawned | None = None
         # Set once the first ffmpeg is running (or the first attempt ended): salvage waits for it.
         self.launched = threading.Event()
         # Set once this station has looked for an orphan to adopt: until then `stop_orphans` must not
@@ -202,9 +188,6 @@ class StationRecorder(threading.Thread):
                     continue
             self.stop_event.wait(delay)
             delay = min(delay * 2, self.config.backoff_max_s)
-        if self._prestarted is not None:  # stopped (SIGINT) as it started: publish what it holds
-            with contextlib.suppress(Exception):
-                self._session()
         self.status = "stopped"
 
     def _fail(self, message: str) -> None:
@@ -215,15 +198,6 @@ class StationRecorder(threading.Thread):
 
     def _session(self) -> float:
         """One ffmpeg process from start to exit; returns the seconds of audio it recorded."""
-        spawned, self._prestarted = self._prestarted or self._spawn(), None
-        if spawned is None:
-            return 0.0
-        return self._follow(
-            spawned.proc, spawned.session_dir, spawned.at, spawned.receiver, assumed=spawned.assumed
-        )
-
-    def _spawn(self) -> _Spawned | None:
-        """Start one ffmpeg for the station; None when the stream's codec cannot be found (logged)."""
         station = self.station
         check_stream_url(station.stream_url)
         assumed: StreamCodec | None = None  # last run's codec, checked beside the running ffmpeg
@@ -235,7 +209,7 @@ class StationRecorder(threading.Thread):
                 codec, why, from_header = detect_codec(station.stream_url, self.config.probe_timeout_s)
                 if codec is None:
                     self._fail(why)
-                    return None
+                    return 0.0
                 found = StreamCodec(codec, from_header)
                 write_stream_codec(self.data_root, station.id, station.stream_url, found)
             self._codec_checked = True
@@ -302,7 +276,7 @@ class StationRecorder(threading.Thread):
             threading.Thread(
                 target=self._check_codec, args=(assumed, proc), name=f"codec-{station.id}", daemon=True
             ).start()
-        return _Spawned(proc, session_dir, spawned, receiver, assumed)
+        return self._follow(proc, session_dir, spawned, receiver, assumed=assumed)
 
     def _adopt_orphan(self) -> float | None:
         """Follow an ffmpeg that a dead recorder left recording this station; None if there is none.
@@ -393,12 +367,6 @@ class StationRecorder(threading.Thread):
         for thread in threads:
             thread.start()
 
-        exit_seen = threading.Event()
-        if isinstance(proc, subprocess.Popen):
-            # Waited on, not polled: a killed ffmpeg is restarted the instant it dies.
-            threading.Thread(
-                target=lambda: (proc.wait(), exit_seen.set()), name=f"wait-{station.id}", daemon=True
-            ).start()
         seg_s = self.config.segment_seconds
         published = 0
         first_start: datetime | None = None
@@ -410,7 +378,6 @@ class StationRecorder(threading.Thread):
             exited = proc.poll() is not None
             if exited and exit_at is None:
                 exit_at = datetime.now(UTC)
-                self._prestart_after(proc, exit_at - spawned)
             if flowing.is_set() and not provisional_done:
                 provisional_done = True
                 self.status = "recording"
@@ -455,8 +422,7 @@ class StationRecorder(threading.Thread):
                 published += 1
             if exited and published >= len(read_segment_list(seg_list)):
                 break
-            if not exited:
-                exit_seen.wait(self.config.poll_s)
+            time.sleep(self.config.poll_s)
 
         if receiver is not None:
             receiver.close()
@@ -478,8 +444,7 @@ class StationRecorder(threading.Thread):
             audio_end = self._publish(path, start, duration)
             recorded_s += duration
         shutil.rmtree(session_dir, ignore_errors=True)
-        if self._proc is proc:
-            self._proc = None
+        self._proc = None
 
         self._killed = (proc.returncode or 0) < 0
         reason = scrub(" | ".join(stderr_tail[-3:]), station.stream_url)
@@ -503,20 +468,6 @@ class StationRecorder(threading.Thread):
             self._open_gap(exit_at or datetime.now(UTC), "stream_unreachable", self.error)
             log.log(level, "station %r (%s): no audio: %s", station.id, station.safe_stream_url, self.error)
         return recorded_s
-
-    def _prestart_after(self, proc: subprocess.Popen[bytes] | AdoptedProcess, ran: timedelta) -> None:
-        """Start the next ffmpeg at once if `proc` was killed after recording (the stream is fine).
-
-        Publishing the dead one's last segments and logging its gap take a few hundred milliseconds
-        on a busy machine, all of it audio lost if the next connection waited for them. The same rule
-        as `run`'s immediate restart: killed by a signal, after more than 10 s of recording.
-        """
-        if self.stop_event.is_set() or (proc.returncode or 0) >= 0 or ran.total_seconds() <= 10:
-            return
-        try:
-            self._prestarted = self._spawn()
-        except Exception as exc:  # the run loop starts it the usual way, with its error handling
-            log.warning("station %r: immediate restart failed (%s); retrying", self.station.id, exc)
 
     # helpers ------------------------------------------------------------------------------------------
 

@@ -29,8 +29,10 @@ start when the stretch in between is not silent, does not score as plain clean s
 A track joined mid-way after talk, or after other music, continues what came before (speech then
 speech, music then music) and is not extended; another catalogue play overlapping the stretch by more
 than `ADJOIN_S` stops the extension too. The end is treated the same way, up to the track's end,
-against the seconds after it. Chosen on the talk-over tuning set (`benchmarks/airplay_talkover.py`:
-tuning music, 17 intros) and the mixes of tests/airplay. Known errors: a stretch that happens to begin
+against the seconds after it, after every start has been decided, and only a play that begins with
+its own track counts as adjoining it (a start found late under a voice may fall anywhere). Chosen on
+the talk-over tuning sets (`benchmarks/airplay_talkover.py`, tuning music, seeds 5 and 6: 39 intros)
+and the mixes of tests/airplay. Known errors: a stretch that happens to begin
 where other audio changes (talk, then other music, then the track joined mid-way) is extended; an
 intro so quiet under the voice that the stretch scores as the talk before it (or as clean speech) is
 not.
@@ -163,7 +165,11 @@ def _bed_begins(
 
 
 def extend_over_talk(plays: list, profiles: list[LevelProfile], track_durations: Sequence[float]) -> list:
-    """`plays` (matcher `Play`s), each extended to its track's start or end over a voice on a bed."""
+    """`plays` (matcher `Play`s), each extended to its track's start or end over a voice on a bed.
+
+    Starts first, for every play, then ends: a start found late under a voice must not pass for the
+    edge that the previous play's end adjoins (the same track aired twice in a row did).
+    """
     for play in plays:
         others = [p for p in plays if p is not play]
         lead = play.ref_offset_s / play.speed
@@ -174,12 +180,17 @@ def extend_over_talk(plays: list, profiles: list[LevelProfile], track_durations:
             before = (start - BEFORE_S, start)
             if not blocked and _bed_begins(profiles, (start, play.start_s), before, -1, adjoining):
                 play.start_s, play.ref_offset_s = start, 0.0
+    for play in plays:
+        others = [p for p in plays if p is not play]
         track_s = float(track_durations[play.track])
         left = (track_s - play.ref_offset_s) / play.speed - play.duration_s
         if MIN_STRETCH_S <= left <= MAX_TALK_OVER_S:
             end = play.end_s + left
             blocked = [p for p in others if p.start_s < end - ADJOIN_S and p.end_s > play.end_s]
-            adjoining = any(abs(p.start_s - end) <= ADJOIN_S for p in others)
+            # Only a play that begins with its track is a start to adjoin: a later one may be late.
+            adjoining = any(
+                abs(p.start_s - end) <= ADJOIN_S and p.ref_offset_s / p.speed < MIN_STRETCH_S for p in others
+            )
             after = (end, end + BEFORE_S)
             if not blocked and _bed_begins(profiles, (play.end_s, end), after, 1, adjoining):
                 play.end_s = end

@@ -29,7 +29,9 @@ def _step_spans(instance: dg.DagsterInstance, run_id: str, prefix: str) -> dict[
 
 
 def test_two_stations_run_at_the_same_time(tmp_path: Path) -> None:
-    root = build_hour(tmp_path / "data", stations=2)
+    root = build_hour(
+        tmp_path / "data", stations=2, speech_prompts=1
+    )  # 30 s of speech each: enough to overlap
     # PIGE_PROGRESS=1 draws the bar into the pipe as on a terminal, so its count can be checked too.
     env = pige_env(root, tmp_path / "home", "multiprocess", PIGE_MAX_CONCURRENT_STEPS="2", PIGE_PROGRESS="1")
     done = process(env)

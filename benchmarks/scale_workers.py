@@ -32,11 +32,11 @@ import redis
 from pige_pipeline.airplay.catalogue import load_catalogue
 from pige_pipeline.airplay.index import update_index
 from pige_pipeline.store.chunks import chunk_path
+from pige_pipeline.testing.mix import Piece, concat_mp3
 from pige_pipeline.testing.sources import singularity_tracks
 from tests.scale.support import (
     HOUR,
     PIGE,
-    _mix,
     latest_run,
     long_prompts,
     pige_env,
@@ -62,16 +62,16 @@ def build(root: Path, stations: int, minutes: float) -> dict[str, float]:
         while speech_left > 1 or music_left > 1:
             if music_left > 1:
                 take = min(music_left, 90.0)
-                pieces.append((tracks[(i + k) % len(tracks)], 5.0, take))
+                pieces.append(Piece(tracks[(i + k) % len(tracks)], 5.0, take))
                 music_left -= take
             if speech_left > 1:
                 prompt = prompts[(i * 3 + k) % len(prompts)]
                 with wave.open(str(prompt)) as wav:
                     take = min(speech_left, wav.getnframes() / wav.getframerate())
-                pieces.append((prompt, 0.0, take))
+                pieces.append(Piece(prompt, 0.0, take))
                 speech_left -= take
             k += 1
-        _mix(chunk_path(root, sid, HOUR.replace(minute=1), "mp3"), pieces)
+        concat_mp3(chunk_path(root, sid, HOUR.replace(minute=1), "mp3"), pieces)
         shares[sid] = share
     entries = [
         {"id": s, "name": s, "stream_url": f"http://127.0.0.1:9/{s}", "language": "fr"} for s in shares

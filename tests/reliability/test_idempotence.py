@@ -28,6 +28,7 @@ from pige_pipeline.settings import PigeSettings
 from pige_pipeline.store.chunks import chunk_path
 from pige_pipeline.store.parquet import read_asset_range
 from pige_pipeline.testing.loopback_smtp import LoopbackSMTP
+from pige_pipeline.testing.mix import Piece, concat_mp3
 from pige_pipeline.testing.sources import french_prompts, singularity_tracks
 
 pytestmark = pytest.mark.slow
@@ -36,26 +37,6 @@ H = datetime(2026, 11, 20, 10, tzinfo=UTC)
 H2 = H + timedelta(hours=1)
 # Audit columns that record when a row was written, not what was found.
 WALL_CLOCK_COLUMNS = ["created_at"]
-
-
-def _build(dest: Path, pieces: list[tuple[str, Path | None, float, float]]) -> Path:
-    """Concatenate (kind, source, from_s, seconds) pieces into one MP3; kind 'silence' is digital zero."""
-    args, labels = [], []
-    for i, (kind, source, start, seconds) in enumerate(pieces):
-        if kind == "silence":
-            args += ["-f", "lavfi", "-t", str(seconds), "-i", "anullsrc=r=22050:cl=mono"]
-        else:
-            args += ["-ss", str(start), "-t", str(seconds), "-i", str(source)]
-        labels.append(f"[{i}:a]aresample=22050,aformat=channel_layouts=mono[a{i}]")
-    graph = ";".join(labels) + ";" + "".join(f"[a{i}]" for i in range(len(pieces)))
-    graph += f"concat=n={len(pieces)}:v=0:a=1"
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *args, "-filter_complex", graph,
-         "-c:a", "libmp3lame", "-b:a", "64k", "-f", "mp3", str(dest)],
-        check=True,
-    )  # fmt: skip
-    return dest
 
 
 def _speech(dest: Path) -> Path:
@@ -74,13 +55,13 @@ def two_hours(data_root: Path, tmp_path: Path) -> Path:
     t1, t2 = singularity_tracks()[1], singularity_tracks()[2]
     speech = _speech(tmp_path / "speech.wav")
     # alpha: a track, 25 s of dead air (an unplanned gap: a suspect alert), a presenter, the next track
-    _build(
+    concat_mp3(
         chunk_path(data_root, "alpha", H + timedelta(minutes=10), "mp3"),
-        [("music", t2, 30, 60), ("silence", None, 0, 25), ("speech", speech, 0, 30), ("music", t1, 0, 60)],
+        [Piece(t2, 30, 60), Piece(None, 0, 25), Piece(speech, 0, 30), Piece(t1, 0, 60)],
     )
     # beta: one play of t1 across 11:00 UTC, recorded as two chunks (the hour rotation)
-    _build(chunk_path(data_root, "beta", H + timedelta(minutes=58), "mp3"), [("music", t1, 0, 120)])
-    _build(chunk_path(data_root, "beta", H2, "mp3"), [("music", t1, 120, 90)])
+    concat_mp3(chunk_path(data_root, "beta", H + timedelta(minutes=58), "mp3"), [Piece(t1, 0, 120)])
+    concat_mp3(chunk_path(data_root, "beta", H2, "mp3"), [Piece(t1, 120, 90)])
     stations = [
         {"id": sid, "name": sid.title(), "stream_url": f"http://127.0.0.1:9/{sid}", "language": "fr",
          "timezone": "Europe/Paris"}

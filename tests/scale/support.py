@@ -29,6 +29,7 @@ import yaml
 from pige_pipeline.airplay.catalogue import load_catalogue
 from pige_pipeline.airplay.index import update_index
 from pige_pipeline.store.chunks import chunk_path
+from pige_pipeline.testing.mix import Piece, concat_mp3
 from pige_pipeline.testing.sources import french_prompts, singularity_tracks
 
 HOUR = datetime(2026, 11, 20, 10, tzinfo=UTC)
@@ -37,23 +38,6 @@ PIGE = str(Path(sys.executable).parent / "pige")
 # Audit columns that say when a row was written, and cluster ids that number unknown music in the order
 # stations happen to be processed (parallel steps finish in any order).
 UNSTABLE_COLUMNS = ["created_at", "cluster_id"]
-
-
-def _mix(dest: Path, pieces: list[tuple[Path, float, float]]) -> Path:
-    """Concatenate (source, from_s, seconds) pieces into one 64 kb/s mono MP3, as a recorder stores it."""
-    args, labels = [], []
-    for i, (source, start, seconds) in enumerate(pieces):
-        args += ["-ss", str(start), "-t", str(seconds), "-i", str(source)]
-        labels.append(f"[{i}:a]aresample=22050,aformat=channel_layouts=mono[a{i}]")
-    graph = ";".join(labels) + ";" + "".join(f"[a{i}]" for i in range(len(pieces)))
-    graph += f"concat=n={len(pieces)}:v=0:a=1"
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", *args, "-filter_complex", graph,
-         "-c:a", "libmp3lame", "-b:a", "64k", "-f", "mp3", str(dest)],
-        check=True,
-    )  # fmt: skip
-    return dest
 
 
 def long_prompts(min_s: float = 8.0) -> list[Path]:
@@ -74,10 +58,10 @@ def build_hour(root: Path, stations: int = 4, speech_prompts: int = 2, broken: s
     prompts = long_prompts()
     ids = [f"st-{i}" for i in range(stations)]
     for i, sid in enumerate(ids):
-        speech = [(p, 0.0, 30.0) for p in prompts[i * speech_prompts : (i + 1) * speech_prompts]]
-        _mix(
+        speech = [Piece(p, 0.0, 30.0) for p in prompts[i * speech_prompts : (i + 1) * speech_prompts]]
+        concat_mp3(
             chunk_path(root, sid, HOUR.replace(minute=5), "mp3"),
-            [(tracks[i], 20.0, 45.0), *speech, (tracks[i + 5], 10.0, 40.0)],
+            [Piece(tracks[i], 20.0, 45.0), *speech, Piece(tracks[i + 5], 10.0, 40.0)],
         )
     entries = [
         {"id": sid, "name": sid.upper(), "stream_url": f"http://127.0.0.1:9/{sid}", "language": "fr"}

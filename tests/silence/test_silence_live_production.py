@@ -3,8 +3,9 @@ sensor requests, a 20 s loss paged within a minute by email on loopback, the all
 hour's `dead_air_alerts`, which must not mail the same silence again.
 
 The run is the one `recorder_supervisor` asks for (its tags and config), executed in this process with
-`execute_in_process` rather than through the daemon's run launcher: the daemon would add a code
-location load and a run worker (~30 s on 2 cores) and test nothing of the live path.
+`execute_in_process`, which keeps the assertions on the run's result close at hand; the same chain
+through a real `dagster-daemon` (code location load, sensor tick, run queue, run worker: ~30 s more
+on 2 cores) is tests/silence/test_silence_live_daemon.py.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Locust users of benchmarks/api_load.py: one request a second each, on one scenario (API_SCENARIO).
+"""Locust users of benchmarks/api_load.py: one request a second each, at a random phase within the second,
+on one scenario (API_SCENARIO).
 
     plays      GET /plays for one station and one month (its first page of 100)
     statement  GET /statements/{month}/stations for one station
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 
 from locust import constant_throughput, task
 from locust.contrib.fasthttp import FastHttpUser
@@ -26,6 +28,10 @@ class ApiReader(FastHttpUser):
 
     def on_start(self) -> None:
         self.headers = {"Authorization": f"Bearer {TOKEN}"}
+        # Locust starts `-r` users at the same instant each second and constant_throughput keeps each
+        # user's phase: without a random start, all users would ask within a few milliseconds of each
+        # other, a burst of `--users` requests once a second instead of a steady rate.
+        time.sleep(random.random())
 
     @task
     def read(self) -> None:

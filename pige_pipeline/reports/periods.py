@@ -8,6 +8,7 @@ queries each station's [start, end) in UTC, so "1 April" means each station's ow
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
@@ -80,6 +81,11 @@ class Period:
         start = datetime(self.first.year, self.first.month, self.first.day, tzinfo=tz)
         end = datetime(self.after.year, self.after.month, self.after.day, tzinfo=tz)
         return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def final_end(period: Period, zones: Iterable[str]) -> datetime:
+    """When `period` has ended for every one of `zones` (the westmost one's end); its UTC end if none."""
+    return max((period.bounds(zone)[1] for zone in set(zones)), default=period.end)
 
 
 def register_bounds(

@@ -7,9 +7,10 @@ that stops early, before a recording gap, is found out when a clip is cut (`clip
 
 `fill_sources` gives the rows of a stitched analytics table (`plays`, `dead_air_events`) that have
 no source yet three columns: `source_files` (chunk paths relative to the data root, in time order,
-joined by ";"; "" when no chunk was in the store), `source_start_s` (where the line starts in the
-first file) and `source_end_s` (where it ends in the last). Rows are only filled once: an incremental
-rebuild keeps the source of the lines it does not re-stitch, even after retention deleted the audio.
+joined by ";"; a file that retention deleted is named from its deletion log; "" when no chunk is
+known), `source_start_s` (where the line starts in the first file) and `source_end_s` (where it ends in
+the last). Rows are only filled once: an incremental rebuild keeps the source of the lines it does not
+re-stitch, and a full rebuild after retention finds the same files in the deletion log.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import pyarrow as pa
 
 from pige_pipeline.evidence.model import ChunkSpan
 from pige_pipeline.hours import utc
+from pige_pipeline.maintenance.retention import deleted_chunks
 from pige_pipeline.store.chunks import AUDIO_EXTENSIONS
 
 SOURCE_COLUMNS = (("source_files", "VARCHAR"), ("source_start_s", "DOUBLE"), ("source_end_s", "DOUBLE"))
@@ -102,13 +104,22 @@ def fill_sources(con: duckdb.DuckDBPyConnection, data_root: Path, table: str) ->
     if not pending:
         return 0
     stations, starts, paths = [], [], []
+    deleted: dict[str, list[tuple[datetime, str]]] | None = None
     for station, start_days, _first, last in pending:
         days: set[date] = set()
         for day in start_days:
             midnight = datetime(day.year, day.month, day.day)
             days.update(days_around(midnight, midnight))
         days.add(utc(last).date())
-        for began, path in _chunk_names(data_root, station, days):
+        files = _chunk_names(data_root, station, days)
+        if not {b.date() for b, _p in files} >= set(start_days):
+            # Retention deleted some of these days' audio: the deletion log still names the files, so
+            # a full rebuild records the same source as the rows had before (read only when needed).
+            if deleted is None:
+                deleted = deleted_chunks(data_root)
+            present = {p for _b, p in files}
+            files += [(b, p) for b, p in deleted.get(station, []) if b.date() in days and p not in present]
+        for began, path in files:
             stations.append(station)
             starts.append(began)
             paths.append(path)

@@ -217,6 +217,20 @@ def read_deletion_log(data_root: Path, month: datetime) -> list[dict]:
     return read_records(deletion_log_path(data_root, month))
 
 
+def deleted_chunks(data_root: Path) -> dict[str, list[tuple[datetime, str]]]:
+    """Every chunk retention deleted, per station: (UTC start, path relative to the data root)."""
+    found: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    for log in sorted((data_root / "state" / "retention").glob("deletions-*.jsonl")):
+        for entry in read_records(log):
+            try:
+                found[entry["station"]].append(
+                    (utc(datetime.fromisoformat(entry["chunk_start"])), entry["path"])
+                )
+            except (KeyError, TypeError, ValueError):
+                continue  # a line from an older format: its chunk is simply not named
+    return dict(found)
+
+
 def _remove_empty_parents(directory: Path, stop: Path) -> None:
     # Day, month and year folders left empty; the station folder stays (it names a station).
     current = directory

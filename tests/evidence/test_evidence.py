@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -31,6 +32,8 @@ from pige_pipeline.evidence import (
     locate,
 )
 from pige_pipeline.evidence.sources import fill_sources, spans_for, station_chunks
+from pige_pipeline.jsonl import append_record
+from pige_pipeline.maintenance.retention import deletion_log_path
 from tests.demo.support import DEMO_STATION, DemoRun
 
 pytestmark = pytest.mark.slow  # the demo hour it reads (shared with tests/demo)
@@ -169,6 +172,35 @@ def test_a_clip_across_two_chunk_files_is_one_clip(demo_run: DemoRun, tmp_path: 
     line = (play["end"] - play["start"]).total_seconds()
     assert found["end_s"].iloc[0] == pytest.approx(3.0 + line, abs=3.0)  # the same bounds as above
     assert min(found["end_s"].iloc[0], 3.0 + line) - max(found["start_s"].iloc[0], 3.0) >= 0.75 * line
+
+
+def test_a_full_rebuild_after_retention_names_the_deleted_files(demo_run: DemoRun, tmp_path: Path) -> None:
+    """Retention deleted the hour's chunk: its deletion log still names it, so the row's source is kept."""
+    root = tmp_path / "data"
+    plays = _frame(
+        demo_run.root, 'SELECT play_id, station, start, "end", source_files, source_start_s FROM plays'
+    )
+    play = plays.sort_values("start").iloc[0]
+    hour = pd.Timestamp(demo_run.hour)
+    chunk = f"chunks/{DEMO_STATION}/{hour:%Y/%m/%d}/{hour:%Y%m%dT%H%M%S}Z.mp3"
+    assert play["source_files"] == chunk  # as the demo's own build recorded it, audio present
+    deleted_at = datetime.now(UTC)
+    append_record(
+        deletion_log_path(root, deleted_at),
+        {"deleted_at": deleted_at.isoformat(), "station": DEMO_STATION, "path": chunk,
+         "chunk_start": hour.isoformat(), "bytes": 1, "retention_days": 1, "cutoff": deleted_at.isoformat(),
+         "run_id": "test"},
+    )  # fmt: skip
+    con = duckdb.connect()
+    con.register(
+        "_plays", plays[plays["play_id"] == play["play_id"]].drop(columns=["source_files", "source_start_s"])
+    )
+    con.execute("CREATE TABLE plays AS SELECT * FROM _plays")
+    assert not (root / "chunks").exists()
+    assert fill_sources(con, root, "plays") == 1
+    files, start_s = con.execute("SELECT source_files, source_start_s FROM plays").fetchone()
+    assert files == chunk
+    assert start_s == pytest.approx(play["source_start_s"], abs=0.002)
 
 
 def test_missing_chunk_and_unknown_id_give_clear_errors(demo_run: DemoRun, tmp_path: Path) -> None:

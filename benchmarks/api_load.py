@@ -12,7 +12,7 @@ runs start cold and hit the cache more and more (50 stations x 12 months is 600 
 --sequential N first sends N requests of each scenario one at a time: the server's CPU per request.
 
     .venv/bin/python -m benchmarks.api_load [--stations 50] [--days 365] [--users 100] [--seconds 60]
-        [--repeats 3] [--sequential 200] [--no-cache | --warm-cache] [--reuse]
+        [--repeats 3] [--sequential 200] [--no-cache | --warm-cache] [--workers 1] [--reuse]
 """
 
 from __future__ import annotations
@@ -59,13 +59,25 @@ def build_year(root: Path, stations: list[str], days: int) -> None:
     print(f"analytics built in {time.perf_counter() - t:.0f} s: {result.tables}")
 
 
-def start_api(root: Path, port: int, log: Path, cache: bool = True) -> subprocess.Popen:
+def _cpu_seconds(server: psutil.Process) -> float:
+    """CPU seconds of the server and its worker processes (`--workers`)."""
+    total = 0.0
+    for process in [server, *server.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def start_api(root: Path, port: int, log: Path, cache: bool = True, workers: int = 1) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIGE_")} | {"PIGE_DATA_ROOT": str(root)}
     if not cache:
         env["PIGE_API_CACHE_MB"] = "0"  # every request computed from the database
     with open(log, "wb") as handle:
         process = subprocess.Popen(
-            [str(BIN / "pige"), "api", "--host", "127.0.0.1", "--port", str(port)],
+            [str(BIN / "pige"), "api", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
             cwd=REPO_ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT,
         )  # fmt: skip
     deadline = time.monotonic() + 60
@@ -131,14 +143,13 @@ def sequential(
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
         for scenario in SCENARIOS:
             latencies = []
-            cpu = server.cpu_times()
+            cpu = _cpu_seconds(server)
             for _ in range(count):
                 path, params = request_of(scenario, rng.choice(stations), rng.choice(months))
                 t = time.perf_counter()
                 client.get(path, params=params).raise_for_status()
                 latencies.append(1000 * (time.perf_counter() - t))
-            after = server.cpu_times()
-            per_request = 1000 * (after.user + after.system - cpu.user - cpu.system) / count
+            per_request = 1000 * (_cpu_seconds(server) - cpu) / count
             latencies.sort()
             print(f"sequential {scenario}: {count} requests, server CPU {per_request:.1f} ms/request, "
                   f"latency p50 {latencies[count // 2]:.1f} ms, p95 {latencies[int(count * 0.95)]:.1f} ms "
@@ -163,6 +174,7 @@ def main() -> None:
         action="store_true",
         help="ask every station and month once first: every run hits the cache",
     )
+    parser.add_argument("--workers", type=int, default=1, help="`pige api --workers`: server processes")
     parser.add_argument("--repeats", type=int, default=1, help="runs of each scenario; medians are printed")
     parser.add_argument("--reuse", action="store_true", help="keep the data root of an earlier run")
     args = parser.parse_args()
@@ -175,7 +187,7 @@ def main() -> None:
     store = TokenStore.for_data_root(root)
     token, _ = store.create("api_load benchmark", "admin", ())
     port = 18600
-    server = start_api(root, port, args.out / "api.log", cache=not args.no_cache)
+    server = start_api(root, port, args.out / "api.log", cache=not args.no_cache, workers=args.workers)
     url = f"http://127.0.0.1:{port}"
     try:
         server_ps = psutil.Process(server.pid)
@@ -201,14 +213,13 @@ def main() -> None:
         for repeat in range(args.repeats):
             for scenario in SCENARIOS:  # alternated, so a change in the machine's load hits both
                 before_load = _load()
-                cpu = server_ps.cpu_times()
+                cpu = _cpu_seconds(server_ps)
                 t = time.perf_counter()
                 result = run_scenario(
                     scenario, url, token, stations, months, args.users, args.seconds, args.out
                 )
                 wall = time.perf_counter() - t
-                after = server_ps.cpu_times()
-                server_cpu = after.user + after.system - cpu.user - cpu.system
+                server_cpu = _cpu_seconds(server_ps) - cpu
                 result["server_cpu"] = server_cpu / wall
                 result["cpu_ms_per_request"] = 1000 * server_cpu / max(result["requests"], 1)
                 result["locust_cpu"] = result.pop("locust_cpu_s") / wall
@@ -219,7 +230,8 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
     print(f"\n{args.stations} stations x {args.days} days, {args.users} users at 1 request/s, "
-          f"{args.seconds} s a run, medians of {args.repeats} runs, response cache "
+          f"{args.seconds} s a run, medians of {args.repeats} runs, {args.workers} server process(es), "
+          "response cache "
           f"{'off' if args.no_cache else 'warmed' if args.warm_cache else 'on'}; {_load()}")  # fmt: skip
     print("| scenario | requests | failures | req/s | p50 ms | p95 ms | p99 ms | server CPU (cores) "
           "| server CPU ms/request | locust CPU (cores) | machine busy |")  # fmt: skip

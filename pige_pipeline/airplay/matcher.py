@@ -6,16 +6,17 @@
 3. Verification: along the candidate's diagonal (+- `max_drift` items, which absorbs up to 0.5 %
    residual speed error), the bit error rate of the 16 robust bits, smoothed over `smooth_items`.
 4. Segmentation: items under `seg_ber` form runs; runs closer than `merge_gap_s` merge (talk-over);
-   a run is a play when it lasts `min_play_s` and its mean BER is under `accept_ber`.
+   a run is a play when it lasts `min_play_s` and its mean BER is under `accept_ber`. An accepted
+   play is verified again at the neighbouring speed variants (`_best_speed`).
 5. Resolution: variants of the same play (neighbouring speeds or diagonals) merge; different tracks
-   may overlap by a crossfade, not more.
+   may overlap by a crossfade, not more: the weaker is cut at the stronger's edge, or dropped.
 Thresholds come from `benchmarks/airplay_eval.py --calibrate` (docs/airplay.md says how).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.ndimage import uniform_filter1d
@@ -63,6 +64,10 @@ class MatchParams:
 
 
 DEFAULT_PARAMS = MatchParams()
+# A neighbouring speed variant replaces a play's only when its strongest play is this much stronger:
+# on a short play every variant within `max_drift` sees the same items, and the strengths differ by
+# noise (~2 %); a play found at a variant 1 % off its speed grows 1.5-4x at its own.
+SPEED_STEP_GAIN = 1.1
 
 
 @dataclass
@@ -81,6 +86,10 @@ class Play:
     confidence: float = 0.0
     piece_start_s: float = 0.0
     piece_end_s: float = 0.0
+    # Each item's bit error rate along the run (NaN where none was measured) and the first item's time
+    # (seconds into the piece): what is left of a play cut at a stronger play's edge is scored on them.
+    item_err: np.ndarray | None = field(default=None, repr=False, compare=False)
+    item_t0_s: float = field(default=0.0, repr=False, compare=False)
 
     @property
     def duration_s(self) -> float:
@@ -265,6 +274,8 @@ def verify_candidate(
                 ber=ber,
                 n_items=int(run_weight.sum()),
                 diagonal=float(cand.diagonal + r_run - drift),
+                item_err=np.where(run_weight > 0, run_err, np.nan).astype(np.float32),
+                item_t0_s=int(ks[a]) * ITEM_S,
             )
         )
     return plays
@@ -386,6 +397,7 @@ def match_piece(
             continue
         seen.append(cand.diagonal)
         found = verify_candidate(index, query16, cand, params, valid, open_before, open_after)
+        found = _best_speed(index, query16, cand, found, done, params, valid, open_before, open_after)
         raw.extend(found)
         covered.setdefault(cand.segment % n_tracks, []).extend(
             (p.start_s, p.end_s) for p in found if p.ber < params.accept_ber
@@ -411,11 +423,73 @@ def match_piece(
     return sorted(plays, key=lambda p: p.start_s)
 
 
+def _best_speed(
+    index: CatalogueIndex,
+    query16: np.ndarray,
+    cand: Candidate,
+    found: list[Play],
+    done: dict[int, list[int]],
+    params: MatchParams,
+    valid: np.ndarray | None,
+    open_before: bool,
+    open_after: bool,
+) -> list[Play]:
+    """`found`, or the same airing verified at a neighbouring speed variant where it is stronger there.
+
+    Lookup keys are exact matches of 14-22 bits: on low-bitrate, compressed audio a play's own speed
+    variant can miss the few votes a candidate needs while a variant 1 % off gets them. Along such a
+    variant the alignment drifts out of `max_drift` within ~100 s, so the play comes out split, with a
+    higher BER, and loses to chance alignments of other tracks. From an accepted play, the same
+    reference position is mapped to the neighbouring variants, and the walk goes on while the
+    strongest play gets stronger by `SPEED_STEP_GAIN`; the plays of the strongest variant replace
+    `found`.
+    """
+    accepted = [
+        p
+        for p in found
+        if p.ber < params.accept_ber
+        and p.duration_s >= params.min_play_s
+        and confidence(p, params) >= params.min_confidence
+    ]
+    if not accepted:
+        return found
+    best = max(accepted, key=play_strength)
+    n_tracks, n_speeds = index.n_tracks, len(index.speeds)
+    track, v = cand.segment % n_tracks, cand.segment // n_tracks
+    k_mid = int(round((best.start_s + best.end_s) / 2 / ITEM_S))
+    ref_s = (k_mid + best.diagonal) * ITEM_S * best.speed  # seconds into the track
+    top, chosen = play_strength(best), found
+    for step in (-1, 1):
+        w, strength, walked = v + step, play_strength(best), found
+        while 0 <= w < n_speeds:
+            seg = w * n_tracks + track
+            diagonal = int(round(ref_s / (ITEM_S * float(index.speeds[w])))) - k_mid
+            # A variant the lookup has verified here already has its plays among the others, and the
+            # walk towards it leads there: what the walk found on the way is dropped. The walk's own
+            # verifications do not count as done: a later candidate of the lookup near them is
+            # verified as without the walk (its plays may still extend this airing's edges).
+            if any(abs(diagonal - d) <= params.max_drift for d in done.get(seg, [])):
+                walked = found
+                break
+            plays = verify_candidate(
+                index, query16, Candidate(seg, diagonal, 0, k_mid), params, valid, open_before, open_after
+            )
+            here = max((play_strength(p) for p in plays if p.ber < params.accept_ber), default=0.0)
+            if here <= SPEED_STEP_GAIN * strength:
+                break
+            strength, w, walked = here, w + step, plays
+        if walked is not found and strength > top:
+            top, chosen = strength, walked
+    return chosen
+
+
 def resolve(plays: list[Play], params: MatchParams = DEFAULT_PARAMS) -> list[Play]:
-    """Merge duplicates of one play and drop weaker tracks that overlap a stronger one too much."""
+    """Merge duplicates of one play; a weaker track overlapping a stronger one too much is cut or dropped."""
     kept: list[Play] = []
-    for play in sorted(plays, key=play_strength, reverse=True):
-        absorbed = False
+    pending = sorted(plays, key=play_strength, reverse=True)
+    while pending:
+        play = pending.pop(0)
+        settled = False
         for other in kept:
             overlap = min(play.end_s, other.end_s) - max(play.start_s, other.start_s)
             shorter = min(play.duration_s, other.duration_s)
@@ -427,31 +501,92 @@ def resolve(plays: list[Play], params: MatchParams = DEFAULT_PARAMS) -> list[Pla
                 if overlap > -params.merge_gap_s and abs(shift) < 3.0:
                     if play.ber < params.accept_ber:
                         _absorb(other, play)
-                    absorbed = True
+                    settled = True
                     break
                 if overlap > 0.5 * shorter:
-                    absorbed = True
+                    settled = True
                     break
             elif _shadows(other, play, params):
-                absorbed = True
+                # What lies outside the stronger play is compared again with every kept play.
+                _requeue(pending, _outside(play, other, params))
+                settled = True
                 break
-        if not absorbed:
+        if not settled:
             kept.append(play)
     return _drop_shadowed(kept, params)
 
 
 def _drop_shadowed(plays: list[Play], params: MatchParams) -> list[Play]:
-    """Drop a play that a stronger play of another track covers by more than a crossfade.
+    """Cut or drop a play that a stronger play of another track covers by more than a crossfade.
 
     `resolve` compares each play with the plays kept so far, but a kept play can still grow when a
     later fragment of its own track is absorbed; this final pass compares the finished plays, so a
     weak chance match inside a strong play never survives.
     """
     kept: list[Play] = []
-    for play in sorted(plays, key=play_strength, reverse=True):
-        if not any(other.track != play.track and _shadows(other, play, params) for other in kept):
+    pending = sorted(plays, key=play_strength, reverse=True)
+    while pending:
+        play = pending.pop(0)
+        other = next((o for o in kept if o.track != play.track and _shadows(o, play, params)), None)
+        if other is None:
             kept.append(play)
+        else:
+            _requeue(pending, _outside(play, other, params))
     return kept
+
+
+def _requeue(pending: list[Play], play: Play | None) -> None:
+    """Put a cut play back among the plays still to settle, strongest first."""
+    if play is not None:
+        pending.append(play)
+        pending.sort(key=play_strength, reverse=True)
+
+
+def _outside(weaker: Play, stronger: Play, params: MatchParams) -> Play | None:
+    """The longer part of `weaker` outside `stronger`, when it is a play on its own, else None.
+
+    A weaker run of another track often reaches into a stronger play: on compressed, band-limited
+    audio chance alignments along a play's diagonal stay under `seg_ber` for seconds at a time, and
+    the run is bridged over them into the next play. What lies before (after) the stronger play is
+    scored on its own items: it stays when it would be accepted alone (`min_play_s`, `accept_ber`,
+    `min_confidence`), cut at the stronger play's edge.
+    """
+    if weaker.item_err is None:
+        return None
+    before = stronger.start_s - weaker.start_s
+    after = weaker.end_s - stronger.end_s
+    if max(before, after) < params.min_play_s:
+        return None
+    t = weaker.item_t0_s + ITEM_S * np.arange(len(weaker.item_err))
+    if before >= after:
+        keep = t + params.end_centre_s <= stronger.start_s
+        start_s, end_s = weaker.start_s, stronger.start_s
+    else:
+        keep = t + params.start_centre_s >= stronger.end_s
+        start_s, end_s = stronger.end_s, weaker.end_s
+    if not keep.any():
+        return None
+    first = int(np.argmax(keep))
+    err = weaker.item_err[first : first + int(keep.sum())]
+    n = int(np.count_nonzero(~np.isnan(err)))
+    if n * ITEM_S < params.min_play_s * 0.5:
+        return None
+    part = replace(
+        weaker,
+        start_s=start_s,
+        end_s=end_s,
+        ref_offset_s=weaker.ref_offset_s + (start_s - weaker.start_s) * weaker.speed,
+        ber=float(np.nanmean(err)),
+        n_items=n,
+        item_err=err,
+        item_t0_s=float(t[first]),
+    )
+    accepted = (
+        part.ber < params.accept_ber
+        and part.duration_s >= params.min_play_s
+        and confidence(part, params) >= params.min_confidence
+    )
+    return part if accepted else None
 
 
 def play_strength(play: Play) -> float:
@@ -477,9 +612,25 @@ def _absorb(keep: Play, extra: Play) -> None:
         keep.ref_offset_s = max(0.0, keep.ref_offset_s - earlier * keep.speed)
         keep.start_s -= earlier
     keep.end_s = max(keep.end_s, extra.end_s)
+    keep.item_err, keep.item_t0_s = _join_items(keep, extra)
     new_items = int(round(added / ITEM_S))
     keep.ber = (keep.ber * keep.n_items + extra.ber * new_items) / (keep.n_items + new_items)
     keep.n_items += new_items
+
+
+def _join_items(keep: Play, extra: Play) -> tuple[np.ndarray | None, float]:
+    """`keep`'s item errors extended by `extra`'s where `keep` has none (NaN between them)."""
+    if keep.item_err is None or extra.item_err is None:
+        return None, keep.item_t0_s
+    t0 = min(keep.item_t0_s, extra.item_t0_s)
+    at_keep = int(round((keep.item_t0_s - t0) / ITEM_S))
+    at_extra = int(round((extra.item_t0_s - t0) / ITEM_S))
+    n = max(at_keep + len(keep.item_err), at_extra + len(extra.item_err))
+    err = np.full(n, np.nan, dtype=np.float32)
+    err[at_extra : at_extra + len(extra.item_err)] = extra.item_err
+    ours = err[at_keep : at_keep + len(keep.item_err)]
+    err[at_keep : at_keep + len(keep.item_err)] = np.where(np.isnan(keep.item_err), ours, keep.item_err)
+    return err, t0
 
 
 def evidence(ber: float, duration_s: float) -> float:

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pige_pipeline.analytics.build import AnalyticsNotBuiltError
 from pige_pipeline.api.analytics_db import AnalyticsReader
-from pige_pipeline.api.auth import authenticate, bearer
+from pige_pipeline.api.auth import bearer, check_token
 from pige_pipeline.api.clips import ClipCache
 from pige_pipeline.api.metrics import make_registry
 from pige_pipeline.api.models import Problem
@@ -160,7 +160,7 @@ def create_app(
     ) -> Response:
         """Prometheus metrics: for admin tokens, or for a scraper on loopback without a proxy in between."""
         if not _from_loopback(request):
-            token = authenticate(request, credentials)
+            token = check_token(request, credentials)
             if not token.at_least("admin"):
                 raise HTTPException(status_code=403, detail="metrics need an admin token")
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from pige_pipeline.api.tokens import Role, TokenInfo, TokenStore
 
@@ -22,18 +23,36 @@ def unauthorized(detail: str) -> HTTPException:
     return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-def authenticate(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> TokenInfo:
-    """The token of the request, or 401."""
+def check_token(request: Request, credentials: HTTPAuthorizationCredentials | None) -> TokenInfo:
+    """The token of the request, or 401 (reads the token file: run it in a worker thread)."""
     if credentials is None:
         raise unauthorized("an API token is needed: send `Authorization: Bearer <token>`")
     store: TokenStore = request.app.state.tokens
-    info = store.verify(credentials.credentials)
+    return _accepted(request, store.verify(credentials.credentials))
+
+
+def _accepted(request: Request, info: TokenInfo | None) -> TokenInfo:
     if info is None:
         raise unauthorized("this API token is not valid (unknown, revoked or mistyped): ask for a new one")
     request.state.token_id = info.token_id  # for the access log: the token's public id, never the token
     return info
+
+
+async def authenticate(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> TokenInfo:
+    """The token of the request, or 401.
+
+    On the event loop: a token verified since the token file last changed is a dictionary look-up;
+    only another one reads the file, in a worker thread. (Each hop to a worker thread and back cost
+    tens of milliseconds under load: see docs/benchmarks.md, "Read API".)
+    """
+    if credentials is not None:
+        store: TokenStore = request.app.state.tokens
+        known = store.verified(credentials.credentials)
+        if known is not None:
+            return _accepted(request, known)
+    return await run_in_threadpool(check_token, request, credentials)
 
 
 def require(role: Role, rights_holder_tokens: bool = False) -> Callable[..., TokenInfo]:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 from fastapi import Request, Response
 from pydantic import TypeAdapter
+from starlette.concurrency import run_in_threadpool
 
 from pige_pipeline.api.analytics_db import AnalyticsReader, ResponseCache
 from pige_pipeline.api.times import from_epoch_us, zone
@@ -55,6 +56,22 @@ class Analytics:
     def cached_json(self, key: Hashable, adapter: TypeAdapter, compute: Callable[[], object]) -> Response:
         """The JSON response of `compute()`, validated and serialised by `adapter`, once per build."""
         body = self.cached_body(key, lambda: adapter.dump_json(adapter.validate_python(compute())))
+        return Response(body, media_type="application/json")
+
+    async def serve_body(self, key: Hashable, compute: Callable[[], bytes]) -> bytes:
+        """`cached_body` for an async route: a hit is answered on the event loop, a miss computed (DuckDB)
+        in a worker thread."""
+        cache: ResponseCache = self.memo["responses"]  # type: ignore[assignment]
+        body = cache.get(key)
+        if body is None:
+            body = await run_in_threadpool(self.cached_body, key, compute)
+        return body
+
+    async def serve_json(
+        self, key: Hashable, adapter: TypeAdapter, compute: Callable[[], object]
+    ) -> Response:
+        """`cached_json` for an async route (see `serve_body`)."""
+        body = await self.serve_body(key, lambda: adapter.dump_json(adapter.validate_python(compute())))
         return Response(body, media_type="application/json")
 
 

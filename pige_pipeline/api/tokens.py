@@ -204,6 +204,20 @@ class TokenStore:
             ).fetchone()
         return self._info(row)
 
+    def verified(self, token: str) -> TokenInfo | None:
+        """The token if it was verified since the token file last changed, else None (ask `verify`).
+
+        No database read: cheap enough for the event loop.
+        """
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        with self._lock:
+            if (stat.st_ino, stat.st_mtime_ns, stat.st_size) != self._verified_for:
+                return None
+            return self._verified.get(_hash(token))
+
     def verify(self, token: str) -> TokenInfo | None:
         """The live token this string is, or None (malformed, unknown or revoked)."""
         if not TOKEN_PATTERN.fullmatch(token):

@@ -88,7 +88,7 @@ class Listing:
     where: str = "true"
 
 
-def paged_listing(
+async def paged_listing(
     request: Request,
     listing: Listing,
     *,
@@ -103,7 +103,8 @@ def paged_listing(
 
     `stations` are the readable ones (`stations_for`: None is every station); `conditions` the
     request's own filters, each an SQL condition with its parameters. The page is computed once per
-    build: asked for again (same scope, filters and cursor), it comes from the build's cache.
+    build, in a worker thread: asked for again (same scope, filters and cursor), it comes from the
+    build's cache, on the event loop.
     """
     parts = [
         station_condition("station", stations),
@@ -131,4 +132,4 @@ def paged_listing(
             following = next_cursor(rows, limit, listing.name, "_id")
             return {"items": localise(rows, listing.times, station_zones(db)), "next_cursor": following}
 
-        return db.cached_json(key, listing.page, page)
+        return await db.serve_json(key, listing.page, page)

@@ -34,7 +34,7 @@ DEAD_AIR = Listing(
 
 
 @router.get("/dead-air", response_model=Page[DeadAirOut], responses=BAD_REQUEST)
-def list_dead_air(
+async def list_dead_air(
     request: Request,
     token: Viewer,
     station: StationFilter = None,
@@ -47,7 +47,7 @@ def list_dead_air(
     cursor: CursorParam = None,
 ) -> Response:
     """Dead-air events in start order, with severity, classification and notification status."""
-    return paged_listing(
+    return await paged_listing(
         request,
         DEAD_AIR,
         stations=stations_for(token, station),

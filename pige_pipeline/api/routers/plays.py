@@ -35,7 +35,7 @@ PLAYS = Listing(
 
 
 @router.get("/plays", response_model=Page[PlayOut], responses=BAD_REQUEST)
-def list_plays(
+async def list_plays(
     request: Request,
     token: Viewer,
     station: StationFilter = None,
@@ -52,7 +52,7 @@ def list_plays(
         conditions.append(("track_id = ?", [track_id]))
     if isrc is not None:
         conditions.append(("isrc = ?", [isrc]))
-    return paged_listing(
+    return await paged_listing(
         request,
         PLAYS,
         stations=stations_for(token, station),

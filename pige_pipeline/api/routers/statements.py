@@ -80,7 +80,7 @@ def _csv(body: bytes, filename: str) -> Response:
     response_model=Statement[StationStatementLine],
     responses={200: {"content": CSV_CONTENT}},
 )
-def station_statement(
+async def station_statement(
     request: Request, token: Viewer, month: Month, station: StationFilter = None, format: Format = "json"
 ) -> Any:
     """Per station and track: plays, seconds aired, first and last play (in the station's zone)."""
@@ -108,9 +108,10 @@ def station_statement(
 
         # A statement only changes with the build: computed once per build, scope and format.
         if format == "csv":
-            body = db.cached_body(key, lambda: _csv_body(lines(), list(StationStatementLine.model_fields)))
+            columns = list(StationStatementLine.model_fields)
+            body = await db.serve_body(key, lambda: _csv_body(lines(), columns))
             return _csv(body, f"statement-stations-{month}.csv")
-        return db.cached_json(
+        return await db.serve_json(
             key,
             STATION_STATEMENT,
             lambda: {"month": month, "period": "local", "lines": lines(), "notes": []},

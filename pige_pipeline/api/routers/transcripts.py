@@ -32,7 +32,7 @@ TRANSCRIPTS = Listing(
 
 
 @router.get("/transcripts/search", response_model=Page[TranscriptHit], responses=BAD_REQUEST)
-def search_transcripts(
+async def search_transcripts(
     request: Request,
     token: Operator,
     q: Annotated[str, Query(min_length=2, max_length=200, description="Words to find (case-insensitive).")],
@@ -43,7 +43,7 @@ def search_transcripts(
     cursor: CursorParam = None,
 ) -> Response:
     """Segments whose text contains `q`, in start order (segments Whisper's filters dropped are left out)."""
-    return paged_listing(
+    return await paged_listing(
         request,
         TRANSCRIPTS,
         stations=stations_for(token, station),

@@ -33,7 +33,11 @@ def decode_mono(
         cmd += ["-t", f"{duration_s:.3f}"]
     # -flush_packets 0: otherwise ffmpeg writes every decoded frame (~600 bytes at 11025 Hz) to the pipe
     # on its own, and the syscalls cost half as much CPU as the decode (docs/benchmarks.md, Dead air).
-    cmd += ["-vn", "-ac", "1", "-ar", str(sample_rate), "-f", "s16le", "-acodec", "pcm_s16le"]
+    # Downmixed before it is resampled, with a 16-tap filter instead of swresample's 32: the resampling
+    # cost a fifth of the decode; the fingerprints come out bit-identical (0.0000-0.0001 of the bits
+    # differ over 16-minute programmes) and the dead-air decisions unchanged (docs/benchmarks.md).
+    cmd += ["-vn", "-af", f"aformat=channel_layouts=mono,aresample={sample_rate}:filter_size=16"]
+    cmd += ["-ac", "1", "-ar", str(sample_rate), "-f", "s16le", "-acodec", "pcm_s16le"]
     cmd += ["-flush_packets", "0", "-"]
     proc = subprocess.run(cmd, capture_output=True, check=False)
     if proc.returncode != 0 or not proc.stdout:

@@ -156,8 +156,12 @@ def plan_retention(data_root: Path, registry: StationsFile, now: datetime | None
     return plan
 
 
+def deletion_log_dir(data_root: Path) -> Path:
+    return data_root / "state" / "retention"
+
+
 def deletion_log_path(data_root: Path, when: datetime) -> Path:
-    return data_root / "state" / "retention" / f"deletions-{utc(when):%Y-%m}.jsonl"
+    return deletion_log_dir(data_root) / f"deletions-{utc(when):%Y-%m}.jsonl"
 
 
 def _inside_store(data_root: Path, path: Path) -> bool:
@@ -220,7 +224,7 @@ def read_deletion_log(data_root: Path, month: datetime) -> list[dict]:
 def deleted_chunks(data_root: Path) -> dict[str, list[tuple[datetime, str]]]:
     """Every chunk retention deleted, per station: (UTC start, path relative to the data root)."""
     found: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
-    for log in sorted((data_root / "state" / "retention").glob("deletions-*.jsonl")):
+    for log in sorted(deletion_log_dir(data_root).glob("deletions-*.jsonl")):
         for entry in read_records(log):
             try:
                 found[entry["station"]].append(

@@ -394,21 +394,21 @@ class StationRecorder(threading.Thread):
                     published += 1
                     continue
                 duration = max(0.0, pts_end - pts_start)
+                end_wall = None
                 if published == 0:
                     boundary = self._boundary_after(session_dir, name)
                     end_wall = snap_to_boundary(boundary, seg_s) if boundary else exit_at
                     if end_wall is None:
                         break  # the next segment is not open yet: look again on the next poll
-                    if duration > 0:
-                        # The first segment is placed by its end: with what the file holds, so that it
-                        # ends where the next one starts.
-                        duration = held_duration(path, duration, self.data_root, station.id)
+                if duration > 0:
+                    duration = held_duration(path, duration, self.data_root, station.id)
+                if end_wall is not None:
+                    # The first segment is placed by its end, with what its file holds, so that it ends
+                    # where the next one starts.
                     start = end_wall - timedelta(seconds=duration)
                 else:
                     named = staged_time(path)
                     start = snap_to_boundary(named, seg_s) if named else (audio_end or spawned)
-                    if duration > 0:
-                        duration = held_duration(path, duration, self.data_root, station.id)
                 if path.exists() and duration > 0:
                     audio_end = self._publish(path, start, duration)
                     recorded_s += duration

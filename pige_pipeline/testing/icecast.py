@@ -290,9 +290,8 @@ class IcecastServer:
                     -self._process.returncode,
                 )
                 self.start()
-                for other in self.sources.values():
-                    self._stop_process(other)
-                    self._start_process(other)
+                for other in list(self.sources):
+                    self.restart_source(other, wait_s=0)
                 continue
             src = self.sources.get(mount)
             if src is not None and src.process is not None and src.process.poll() is not None:

@@ -5,6 +5,7 @@ Used by the tests and by `benchmarks.silence_accuracy` to choose and check the d
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,6 +165,21 @@ class Programme:
     def samples(self) -> np.ndarray:
         audio = np.concatenate(self.pieces) if self.pieces else np.zeros(0)
         return np.clip(np.round(audio), -32768, 32767).astype(np.int16)
+
+
+def stream_with_loss(dest: Path, music: np.ndarray, lead_s: float, loss_s: float, sample_rate: int) -> Path:
+    """`music` with `loss_s` of digital silence after its first `lead_s`, as a station's 128 kb/s stereo
+    MP3 (what an Icecast source sends in the live dead-air tests)."""
+    lead = round(lead_s * sample_rate)
+    audio = np.concatenate([music[:lead], digital_silence(loss_s, sample_rate), music[lead:]])
+    raw = dest.with_suffix(".raw")
+    raw.write_bytes(np.clip(np.round(audio), -32768, 32767).astype(np.int16).tobytes())
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "s16le", "-ar", str(sample_rate), "-ac", "1",
+         "-i", str(raw), "-ac", "2", "-c:a", "libmp3lame", "-b:a", "128k", str(dest)],
+        check=True,
+    )  # fmt: skip
+    return dest
 
 
 def load_excerpt(path: Path, start_s: float, seconds: float, sample_rate: int = ANALYSIS_SAMPLE_RATE):

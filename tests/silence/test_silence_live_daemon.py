@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import numpy as np
 import pytest
 import yaml
 
@@ -66,17 +65,7 @@ def source_mp3(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Real music (asc-music): LEAD_S of it, LOSS_S of digital silence, TAIL_S of music, at 128 kb/s."""
     work = tmp_path_factory.mktemp("live-daemon")
     music = synth.load_excerpt(asc_tracks()[1], 40.0, LEAD_S + TAIL_S, RATE)
-    lead = round(LEAD_S * RATE)
-    audio = np.concatenate([music[:lead], synth.digital_silence(LOSS_S, RATE), music[lead:]])
-    raw = work / "source.raw"
-    raw.write_bytes(np.clip(np.round(audio), -32768, 32767).astype(np.int16).tobytes())
-    out = work / "source.mp3"
-    subprocess.run(
-        ["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "s16le", "-ar", str(RATE), "-ac", "1",
-         "-i", str(raw), "-ac", "2", "-c:a", "libmp3lame", "-b:a", "128k", str(out)],
-        check=True,
-    )  # fmt: skip
-    return out
+    return synth.stream_with_loss(work / "source.mp3", music, LEAD_S, LOSS_S, RATE)
 
 
 class Daemon:

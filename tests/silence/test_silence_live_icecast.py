@@ -6,13 +6,11 @@ reach the SMTP server within 60 s of the silence's onset, and the all-clear afte
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from pige_pipeline.notify import Notifier, NotifySettings, Outbox, outbox_path
@@ -33,16 +31,7 @@ def source_mp3(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Real music (singularity-music) with a 20 s digital silence at 15 s, as a 128 kb/s stream."""
     work = tmp_path_factory.mktemp("live")
     music = synth.load_excerpt(singularity_tracks()[2], 20.0, 40.0, RATE)
-    audio = np.concatenate([music[: 15 * RATE], synth.digital_silence(20, RATE), music[15 * RATE :]])
-    raw = work / "source.raw"
-    raw.write_bytes(np.clip(np.round(audio), -32768, 32767).astype(np.int16).tobytes())
-    out = work / "source.mp3"
-    subprocess.run(
-        ["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "s16le", "-ar", str(RATE), "-ac", "1",
-         "-i", str(raw), "-ac", "2", "-c:a", "libmp3lame", "-b:a", "128k", str(out)],
-        check=True,
-    )  # fmt: skip
-    return out
+    return synth.stream_with_loss(work / "source.mp3", music, 15, 20, RATE)
 
 
 @pytest.mark.slow

@@ -10,14 +10,12 @@ on 2 cores) is tests/silence/test_silence_live_daemon.py.
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
-import numpy as np
 import pytest
 import yaml
 
@@ -47,16 +45,7 @@ def source_mp3(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Real music (asc-music) with a 20 s loss at 12 s, as a 128 kb/s stream."""
     work = tmp_path_factory.mktemp("live-prod")
     music = synth.load_excerpt(asc_tracks()[1], 40.0, 45.0, RATE)
-    audio = np.concatenate([music[: 12 * RATE], synth.digital_silence(20, RATE), music[12 * RATE :]])
-    raw = work / "source.raw"
-    raw.write_bytes(np.clip(np.round(audio), -32768, 32767).astype(np.int16).tobytes())
-    out = work / "source.mp3"
-    subprocess.run(
-        ["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "s16le", "-ar", str(RATE), "-ac", "1",
-         "-i", str(raw), "-ac", "2", "-c:a", "libmp3lame", "-b:a", "128k", str(out)],
-        check=True,
-    )  # fmt: skip
-    return out
+    return synth.stream_with_loss(work / "source.mp3", music, 12, 20, RATE)
 
 
 @pytest.mark.slow

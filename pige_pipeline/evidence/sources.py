@@ -33,7 +33,7 @@ from pige_pipeline.store.chunks import AUDIO_EXTENSIONS
 SOURCE_COLUMNS = (("source_files", "VARCHAR"), ("source_start_s", "DOUBLE"), ("source_end_s", "DOUBLE"))
 SEPARATOR = ";"
 # The store's file name: the UTC start of its audio (pige_pipeline/store/chunks.py).
-_CHUNK_NAME = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z\.([a-z0-9]+)$")
+_CHUNK_NAME = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(?:\.(\d{3}))?Z\.([a-z0-9]+)$")
 # A line detected a few ms before its file's named start (encoder padding, rounding) is still in it.
 START_TOLERANCE_S = 1.0
 
@@ -57,9 +57,10 @@ def _chunk_names(data_root: Path, station: str, days: Iterable[date]) -> list[tu
             continue
         for name in names:
             match = _CHUNK_NAME.match(name)
-            if match is None or match.group(7) not in AUDIO_EXTENSIONS:
+            if match is None or match.group(8) not in AUDIO_EXTENSIONS:
                 continue
-            began = datetime(*(int(match.group(i)) for i in range(1, 7)), tzinfo=UTC)  # type: ignore[misc]
+            millis = int(match.group(7) or 0)
+            began = datetime(*(int(match.group(i)) for i in range(1, 7)), millis * 1000, tzinfo=UTC)  # type: ignore[misc]
             found.append((began, f"{relative}/{name}"))
     return sorted(found)
 

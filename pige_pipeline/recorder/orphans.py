@@ -21,7 +21,6 @@ from pige_pipeline.recorder.publish import (
     publish_segment,
     read_segment_list,
     rejected_dir,
-    round_to_second,
     staged_time,
 )
 from pige_pipeline.recorder.state import pid_alive, read_json
@@ -83,7 +82,7 @@ def salvage_orphans(data_root: Path, live_recorders: set[str]) -> list[Path]:
                 else staged_time(path)
             )
             assert start is not None
-            dest = publish_segment(path, data_root, station, round_to_second(start), duration)
+            dest = publish_segment(path, data_root, station, start, duration)
             if dest:
                 published.append(dest)
                 log.info(

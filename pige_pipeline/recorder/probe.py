@@ -70,6 +70,22 @@ def open_stream(
     raise OSError(f"too many redirects for {redact_url(url)}")
 
 
+def stream_answers(url: str, timeout_s: float = 1.0) -> bool:
+    """Whether the stream answers a GET with 200 right now: one request, closed after its headers.
+
+    Far cheaper than starting ffmpeg (no process, no format probe), so a station in an outage can be
+    asked often and reconnected as soon as its stream is back (`StationRecorder._await_stream`).
+    """
+    try:
+        conn, resp = open_stream(url, timeout_s)
+    except (TimeoutError, OSError, http.client.HTTPException, ValueError):
+        return False
+    try:
+        return resp.status == 200
+    finally:
+        conn.close()
+
+
 def probe_stream(url: str, timeout_s: float = 15.0) -> StreamProbe:
     """Connect once for the HTTP facts and time to first byte, then ffprobe the codec."""
     result = StreamProbe(url=redact_url(url))

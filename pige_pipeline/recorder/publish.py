@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 import subprocess
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pige_pipeline.audio.probe import AudioProbeError, probe_audio
@@ -199,9 +199,3 @@ def read_segment_list(path: Path) -> list[tuple[str, float, float]]:
         with contextlib.suppress(ValueError):
             entries.append((parts[0].strip('"'), float(parts[1]), float(parts[2])))
     return entries
-
-
-def round_to_second(moment: datetime) -> datetime:
-    """Chunk names carry whole seconds: round, so the name is at most half a second off."""
-    moment = utc(moment)
-    return (moment + timedelta(microseconds=500_000)).replace(microsecond=0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
 import re
 import shutil
 import signal
@@ -36,13 +37,12 @@ from pige_pipeline.recorder.formats import StreamCodec, read_stream_codec, write
 from pige_pipeline.recorder.live import PcmReceiver, read_blocks
 from pige_pipeline.recorder.nowplaying import NowPlaying, append_nowplaying, parse_title_line
 from pige_pipeline.recorder.orphans import AdoptedProcess, orphan_sessions, process_cmdline
-from pige_pipeline.recorder.probe import detect_codec
+from pige_pipeline.recorder.probe import detect_codec, stream_answers
 from pige_pipeline.recorder.publish import (
     held_duration,
     incoming_dir,
     publish_segment,
     read_segment_list,
-    round_to_second,
     snap_to_boundary,
     split_at_boundaries,
     staged_time,
@@ -52,6 +52,7 @@ from pige_pipeline.recorder.state import (
     write_json_atomic,
 )
 from pige_pipeline.stations import Station, check_stream_url
+from pige_pipeline.store.chunks import round_to_millisecond
 from pige_pipeline.store.gaps import Gap, append_gap
 
 if TYPE_CHECKING:  # the recorder owns its stations' loops; only its type is needed here
@@ -74,6 +75,11 @@ class RecorderConfig:
     segment_seconds: int = 3600
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 5.0
+    # While a station waits out its backoff, its stream is asked this often whether it is back (one
+    # GET, see `_await_stream`); an outage older than `fast_check_for_s` is asked every `slow_check_s`.
+    check_s: float = 0.5
+    fast_check_for_s: float = 60.0
+    slow_check_s: float = 2.0
     rw_timeout_s: float = 10.0
     heartbeat_s: float = 2.0
     poll_s: float = 0.25
@@ -157,7 +163,9 @@ class StationRecorder(threading.Thread):
     def run(self) -> None:
         delay = self.config.backoff_initial_s
         first = True
+        outage_since: float | None = None
         while not self.stop_event.is_set():
+            unsupported = False
             try:
                 had_audio_s = None
                 if first:
@@ -172,6 +180,7 @@ class StationRecorder(threading.Thread):
                 self._fail(str(exc))
                 had_audio_s = 0.0
                 delay = self.config.backoff_max_s
+                unsupported = True  # the stream answers: asking it again tells nothing new
             except Exception as exc:  # a station's bug must never take the others down
                 log.exception("station %r: recorder error", self.station.id)
                 self._fail(f"{type(exc).__name__}: {exc}")
@@ -181,14 +190,49 @@ class StationRecorder(threading.Thread):
                 break
             if had_audio_s > 10:
                 delay = self.config.backoff_initial_s
+                outage_since = time.monotonic()
                 if self._killed:
                     # Our ffmpeg died by a signal, the stream did not: every second spent waiting is audio
                     # lost. A stream that ended waits the first backoff step: reconnecting at once can
                     # reach a server that is shutting down, and then hangs until -rw_timeout (10 s).
                     continue
-            self.stop_event.wait(delay)
+            if outage_since is None:
+                outage_since = time.monotonic()
+            self._await_stream(delay, None if unsupported else outage_since)
             delay = min(delay * 2, self.config.backoff_max_s)
         self.status = "stopped"
+
+    def _await_stream(self, delay_s: float, outage_since: float | None) -> None:
+        """Wait out a backoff step, but end it as soon as the stream answers again.
+
+        Backoff doubles up to `backoff_max_s` (5 s) so that a station that stays down costs few ffmpeg
+        starts; without the check, a stream back 0.1 s after an attempt waited for the next one: up to
+        5 s of audio lost to the schedule, not to the outage. The first `backoff_initial_s` is always
+        waited (a server that is shutting down can still answer, see `run`). The checks are jittered so
+        that hundreds of stations of one server that went down do not ask it in step.
+        """
+        cfg = self.config
+        deadline = time.monotonic() + delay_s
+        if outage_since is None:
+            self.stop_event.wait(delay_s)
+            return
+        # Asked at once: a stream that does not answer now (the attempt that just ended found it down)
+        # is one whose return ends the wait.
+        seen_down = not stream_answers(self.station.stream_url, timeout_s=1.0)
+        if self.stop_event.wait(max(0.0, min(deadline - time.monotonic(), cfg.backoff_initial_s))):
+            return
+        while (left := deadline - time.monotonic()) > 0:
+            if stream_answers(self.station.stream_url, timeout_s=min(1.0, max(0.2, left))):
+                # Only a stream seen down and then back ends the wait: one that answered all along
+                # failed ffmpeg for another reason (a full disk, bad data), and backs off as before.
+                if seen_down:
+                    return
+            else:
+                seen_down = True
+            young = time.monotonic() - outage_since < cfg.fast_check_for_s
+            step = (cfg.check_s if young else cfg.slow_check_s) * random.uniform(0.8, 1.2)
+            if self.stop_event.wait(min(step, max(0.0, deadline - time.monotonic()))):
+                return
 
     def _fail(self, message: str) -> None:
         self.error = message
@@ -413,7 +457,7 @@ class StationRecorder(threading.Thread):
                     audio_end = self._publish(path, start, duration)
                     recorded_s += duration
                     if published == 0:
-                        first_start = round_to_second(start)
+                        first_start = round_to_millisecond(start)
                         self._on_first_audio(first_start)
                         info = read_json(session_dir / "session.json")
                         write_json_atomic(session_dir / "session.json", {**info, "published_first": True})
@@ -437,7 +481,7 @@ class StationRecorder(threading.Thread):
                 continue
             if first_start is None:
                 start = (exit_at or datetime.now(UTC)) - timedelta(seconds=duration)
-                first_start = round_to_second(start)
+                first_start = round_to_millisecond(start)
                 self._on_first_audio(first_start)
             else:
                 start = snap_to_boundary(staged_time(path) or audio_end or datetime.now(UTC), seg_s)
@@ -540,7 +584,7 @@ class StationRecorder(threading.Thread):
             path, start, duration, self.config.segment_seconds
         ):
             dest = publish_segment(
-                piece, self.data_root, self.station.id, round_to_second(piece_start), piece_s
+                piece, self.data_root, self.station.id, round_to_millisecond(piece_start), piece_s
             )
             self.stats.segments += 1
             self.stats.seconds += piece_s

@@ -2,9 +2,12 @@
 
 Layout (documented in README.md):
 
-    {data_root}/chunks/{station}/{YYYY}/{MM}/{DD}/{YYYYMMDD}T{HHMMSS}Z.{ext}
+    {data_root}/chunks/{station}/{YYYY}/{MM}/{DD}/{YYYYMMDD}T{HHMMSS}[.{mmm}]Z.{ext}
 
-The file name is the UTC start of the audio it holds. A normal hour is one file named `..T{HH}0000Z`.
+The file name is the UTC start of the audio it holds, to the millisecond where it does not fall on a
+whole second (the first file after a reconnection starts when the stream came back; a name rounded to
+the second would misplace it by up to half a second, which the gap figures would inherit). A normal
+hour is one file named `..T{HH}0000Z`.
 After a recorder restart an hour can hold several parts (`..T{HH}2314Z` starts 23 min 14 s in); short
 test segments give many. Readers assemble an hour from every part that starts inside it, trimming
 overlaps (recorder rotation overlaps two runs on purpose) so that no second is counted twice.
@@ -27,7 +30,7 @@ from pathlib import Path
 from pige_pipeline.hours import HOUR, hour_start, utc
 
 AUDIO_EXTENSIONS = frozenset({"mp3", "aac", "m4a", "ogg", "oga", "opus", "flac", "wav", "mp2", "ts"})
-_CHUNK_NAME = re.compile(r"^(\d{8})T(\d{6})Z\.([a-z0-9]+)$")
+_CHUNK_NAME = re.compile(r"^(\d{8})T(\d{6})(?:\.(\d{3}))?Z\.([a-z0-9]+)$")
 
 
 @dataclass(frozen=True, order=True)
@@ -55,16 +58,25 @@ def chunk_dir(data_root: Path, station: str, day: datetime) -> Path:
     return data_root / "chunks" / station / f"{day:%Y}" / f"{day:%m}" / f"{day:%d}"
 
 
+def round_to_millisecond(moment: datetime) -> datetime:
+    """The precision of a chunk's name."""
+    moment = utc(moment)
+    return moment + timedelta(microseconds=round(moment.microsecond, -3) - moment.microsecond)
+
+
 def chunk_path(data_root: Path, station: str, start: datetime, ext: str) -> Path:
-    start = utc(start)
-    return chunk_dir(data_root, station, start) / f"{start:%Y%m%dT%H%M%S}Z.{ext.lower().lstrip('.')}"
+    start = round_to_millisecond(start)
+    millis = f".{start.microsecond // 1000:03d}" if start.microsecond else ""
+    name = f"{start:%Y%m%dT%H%M%S}{millis}Z.{ext.lower().lstrip('.')}"
+    return chunk_dir(data_root, station, start) / name
 
 
 def parse_chunk_name(path: Path) -> datetime | None:
     match = _CHUNK_NAME.match(path.name)
-    if not match or match.group(3) not in AUDIO_EXTENSIONS:
+    if not match or match.group(4) not in AUDIO_EXTENSIONS:
         return None
-    return datetime.strptime(match.group(1) + match.group(2), "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    began = datetime.strptime(match.group(1) + match.group(2), "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    return began + timedelta(milliseconds=int(match.group(3) or 0))
 
 
 def stations_in_store(data_root: Path) -> list[str]:

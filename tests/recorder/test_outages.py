@@ -103,3 +103,38 @@ def test_source_loss_and_icecast_restart_are_logged_and_recovered(
     loud = [float(np.sqrt(np.mean(s.astype(np.float64) ** 2))) for _sid, _at, s, _r in sink.blocks]
     assert np.median(loud) > 300
     assert len(sink.blocks) > 20
+
+
+@pytest.mark.slow
+def test_a_stream_back_during_a_long_backoff_is_reconnected_at_once(
+    tmp_path: Path, ice: IcecastServer, stream_mp3: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Default backoff (0.5 s doubling to 5 s): after 9 s down, the next ffmpeg start would come about
+    # 4 s after the source is back. The station asks the mount every 0.5 s meanwhile and reconnects
+    # within about a second of its return; the chunk that follows is named to the millisecond.
+    caplog.set_level(logging.DEBUG, logger="pige_pipeline.recorder")
+    data_root = tmp_path / "data"
+    ice.add_source("/back.mp3", stream_mp3)
+    station = Station(id="back", name="Back", stream_url=ice.url("/back.mp3"))
+    bg = Background(
+        Recorder(data_root, [station], RecorderConfig(segment_seconds=SEGMENT_S), recorder_id="back")
+    )
+    time.sleep(6)
+    _wait_mid_segment()
+    ice.kill_source("/back.mp3")
+    time.sleep(9)
+    ice.restart_source("/back.mp3")
+    back = serving_since(station.stream_url)
+    time.sleep(6)
+    bg.finish()
+
+    chunks = spans(data_root, "back")
+    story = f"back {back}\n" + "\n".join(f"{s} {e} {p.name}" for s, e, p in chunks)
+    story += "\n" + timeline(caplog.records)
+    resumed = [(start, path) for start, _end, path in chunks if start >= back - timedelta(seconds=1)]
+    assert resumed, story
+    first_start, first_path = resumed[0]
+    assert (first_start - back).total_seconds() < 2.5, story
+    # Named by its measured start (unless it happens to fall on a whole second: 1 in 1000).
+    assert first_start.microsecond or first_path.name.count(".") == 1, story
+    assert "." in first_path.stem, story

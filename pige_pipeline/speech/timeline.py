@@ -178,3 +178,19 @@ def hour_timeline(
     silences = spans_from_asset(data_root, SILENCE_ASSET, station, hour)
     used[SILENCE_ASSET] = silences is not None
     return build_timeline(recorded, detect_voice(pieces), music, silences or []), used
+
+
+def expected_speech_seconds(data_root: Path, station: str, hour: datetime) -> float:
+    """The seconds of the hour left for Whisper, estimated before any decode: recorded audio less music
+    and silence, from the hour's `audio_chunks`, airplay and silence results (a full hour when absent).
+
+    Orders the hour's speech steps longest first (`lib/hourly.py`): Whisper's cost follows it.
+    """
+    chunks = read_asset_hour(data_root, "audio_chunks", station, hour)
+    recorded = HOUR_S
+    if chunks is not None and len(chunks) and "duration_s" in chunks:
+        recorded = min(HOUR_S, float(chunks["duration_s"].fillna(0).sum()))
+    taken: list[Span] = []
+    for asset in (*MUSIC_ASSETS, SILENCE_ASSET):
+        taken += spans_from_asset(data_root, asset, station, hour) or []
+    return max(0.0, recorded - sum(b - a for a, b in merge_spans(taken)))

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import wave
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,13 +52,20 @@ def long_prompts(min_s: float = 8.0) -> list[Path]:
     return found
 
 
-def build_hour(root: Path, stations: int = 4, speech_prompts: int = 2, broken: str | None = None) -> Path:
-    """A data root with `stations` stations (music, speech, music), an indexed catalogue, one hour."""
+def build_hour(
+    root: Path, stations: int = 4, speech_prompts: int | Sequence[int] = 2, broken: str | None = None
+) -> Path:
+    """A data root with `stations` stations (music, speech, music), an indexed catalogue, one hour.
+
+    `speech_prompts`: French prompts per station, the same for all or one count per station.
+    """
     tracks = singularity_tracks()
     prompts = long_prompts()
     ids = [f"st-{i}" for i in range(stations)]
+    counts = [speech_prompts] * stations if isinstance(speech_prompts, int) else list(speech_prompts)
     for i, sid in enumerate(ids):
-        speech = [Piece(p, 0.0, 30.0) for p in prompts[i * speech_prompts : (i + 1) * speech_prompts]]
+        first = sum(counts[:i])
+        speech = [Piece(p, 0.0, 30.0) for p in prompts[first : first + counts[i]]]
         concat_mp3(
             chunk_path(root, sid, HOUR.replace(minute=5), "mp3"),
             [Piece(tracks[i], 20.0, 45.0), *speech, Piece(tracks[i + 5], 10.0, 40.0)],

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from pige_pipeline.lib.hourly import plan_batches
+from pige_pipeline.speech.timeline import expected_speech_seconds
 from pige_pipeline.store.parquet import read_asset_hour, read_manifest
 
 from .support import (
@@ -42,7 +44,10 @@ VISIBILITY = {"PIGE_CELERY_VISIBILITY_TIMEOUT": "60", "PIGE_CELERY_RESTORE_INTER
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_hour(tmp_path_factory.mktemp("template") / "data", stations=4, broken=BROKEN)
+    # Unequal speech (1, 3, 2 and 1 prompts), so that longest-first differs from the stations file's order.
+    return build_hour(
+        tmp_path_factory.mktemp("template") / "data", stations=4, speech_prompts=[1, 3, 2, 1], broken=BROKEN
+    )
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +112,31 @@ def test_the_speech_worker_gets_whisper_steps_and_nothing_else(queued_run: dict)
     assert len(whisper_steps) == 5
     assert on_speech == whisper_steps
     assert not {step for step, worker in ran if worker != "speech1"} & whisper_steps
+
+
+def test_whisper_steps_are_submitted_longest_first(queued_run: dict) -> None:
+    # The one speech worker takes one step at a time (prefetch 1), in the order they were submitted.
+    ran = [step for step, worker in queued_run["executions"] if worker == "speech1"]
+    stations = [queued_run["steps"][step]["stations"][0] for step in ran]
+    expected = {
+        sid: expected_speech_seconds(queued_run["root"], sid, HOUR)
+        for sid in ("st-0", "st-1", "st-2", "st-3", BROKEN)
+    }
+    assert stations == sorted(expected, key=lambda sid: -expected[sid]), (stations, expected)
+    assert stations[0] == "st-1" and stations[-1] == BROKEN, (stations, expected)
+    # Each step's mapping key carries its place in the submission order.
+    assert [step.split("[b")[1][:4] for step in ran] == ["0000", "0001", "0002", "0003", "0004"], ran
+
+
+def test_plan_batches_balance_the_expected_cost() -> None:
+    assert plan_batches(["a", "b", "c"], 2) == [("a", "b"), ("c",)]
+    costs = {"a": 10.0, "b": 190.0, "c": 57.0, "d": 114.0, "e": 0.0, "f": 190.0, "g": 57.0, "h": 114.0}
+    one = plan_batches(list(costs), 1, costs)
+    assert [costs[b[0]] for b in one] == [190, 190, 114, 114, 57, 57, 10, 0]
+    two = plan_batches(list(costs), 2, costs)
+    loads = [sum(costs[s] for s in batch) for batch in two]
+    assert len(two) == 4 and max(loads) - min(loads) <= 57 and loads == sorted(loads, reverse=True), two
+    assert plan_batches([], 3, {}) == [()]
 
 
 def test_a_corrupt_chunk_fails_only_its_own_station_step(queued_run: dict) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from typing import Any
 
 import dagster as dg
@@ -26,7 +27,7 @@ from pige_pipeline.speech.schemas import (
     SUMMARIES_SCHEMA,
     TRANSCRIPTS_SCHEMA,
 )
-from pige_pipeline.speech.timeline import hour_timeline, timeline_rows
+from pige_pipeline.speech.timeline import expected_speech_seconds, hour_timeline, timeline_rows
 from pige_pipeline.speech.transcribe import Transcriber, transcript_rows
 from pige_pipeline.stations import Station
 
@@ -46,6 +47,12 @@ def _load_transcriber(
         f"Whisper model {transcriber.model_label}, loaded once per worker process (pid {os.getpid()})"
     )
     return transcriber
+
+
+def _expected_speech(settings: PigeSettings, hour: datetime, station: Station) -> float:
+    if not station.speech.enabled:
+        return 0.0
+    return expected_speech_seconds(settings.data_root, station.id, hour)
 
 
 def _speech(sh: StationHour, transcriber: Transcriber | None) -> dict[str, Any]:
@@ -97,6 +104,8 @@ speech = station_hour_multi_asset(
     group_name="speech",
     # Whisper steps go to the speech queue, so that GPU workers can take them (README, "Add a machine").
     queue=SPEECH_QUEUE,
+    # Longest Whisper steps first: the hour ends with its last step.
+    cost=_expected_speech,
 )
 
 

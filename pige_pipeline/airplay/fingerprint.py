@@ -10,7 +10,8 @@ this way, so that a broadcast played a few percent fast matches one variant with
 the broadcast side (each extra broadcast-side pass would cost ~0.7 s per hour).
 
 Each row also carries the per-second level profile of the same samples (`music_likeness`), which
-`unknown_music` uses to tell music from speech: these samples are the only decode of the hour.
+`unknown_music` uses to tell music from speech, and its coarse band spectrum (`presence`), which
+`talkover` checks a matched track's intro against: these samples are the only decode of the hour.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from pige_pipeline.airplay.music_likeness import level_profile
+from pige_pipeline.airplay.presence import band_spectrum
 
 CHROMAPRINT_RATE = 11025
 ITEM_SAMPLES = 1365  # libchromaprint's hop at 11025 Hz (frame 4096, overlap 2/3)
@@ -55,6 +57,8 @@ FINGERPRINTS_SCHEMA = pa.schema(
         ("level_db", pa.list_(pa.float32())),
         ("level_sd_db", pa.list_(pa.float32())),
         ("level_dips", pa.list_(pa.float32())),
+        # `presence.BANDS` uint8 dB per frame of `presence.FRAME_S`, frame-major (presence.band_spectrum)
+        ("spectrum", pa.list_(pa.uint8())),
     ]
 )
 
@@ -109,6 +113,7 @@ def fingerprint_rows(pieces: list[tuple[float, np.ndarray]], sample_rate: int) -
                 "item_s": ITEM_S,
                 "fingerprint": values,
                 **level_profile(samples, sample_rate),
+                "spectrum": band_spectrum(samples, sample_rate).reshape(-1),
             }
         )
     return rows

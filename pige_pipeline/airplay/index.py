@@ -10,6 +10,11 @@ The index holds, for each speed variant v and track t, the 16 most robust bits o
 sub-fingerprint (uint16, for verification) and, for every `POSTING_STRIDE`-th one, a posting under a
 key made of its `key_bits` most robust bits. The query looks up every one of its own items, so a
 stride of 2 still finds every alignment, at half the postings.
+
+It also keeps each track's first `presence.HEAD_S` as a coarse band spectrum (`heads`, uint8,
+n_tracks x HEAD_FRAMES x BANDS, ~6 kB a track), which `talkover` checks a recording against to tell
+whether a matched track was already on air under a voice. An index saved before (format 1) loads
+without it, and the talk-over rule then does without that check until the catalogue is indexed again.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import pandas as pd
 from pige_pipeline.airplay.bits import pack_bits, verify_values
 from pige_pipeline.airplay.catalogue import METADATA_COLUMNS, Catalogue, CatalogueProblem, check_audio_file
 from pige_pipeline.airplay.fingerprint import CHROMAPRINT_RATE, raw_fingerprint
+from pige_pipeline.airplay.presence import BANDS, HEAD_FRAMES, HEAD_S, WINDOW, head_spectrum
 from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE, AudioDecodeError, decode_mono
 from pige_pipeline.audio.probe import AudioProbeError
 
@@ -38,7 +44,9 @@ from pige_pipeline.audio.probe import AudioProbeError
 SPEEDS: tuple[float, ...] = (0.97, 0.98, 0.99, 1.0, 1.01, 1.02, 1.03)
 POSTING_STRIDE = 2
 MIN_KEY_BITS, MAX_KEY_BITS = 14, 22
-INDEX_FORMAT = 1
+# 2: with `heads`. Format 1 (without) still loads.
+INDEX_FORMAT = 2
+READABLE_FORMATS = (1, 2)
 
 
 def file_sha256(path: Path) -> str:
@@ -57,6 +65,7 @@ class TrackPrints:
     duration_s: float
     prints: list[np.ndarray]  # uint32 per speed, same order as `speeds`
     speeds: tuple[float, ...] = SPEEDS
+    head: np.ndarray | None = None  # presence.head_spectrum of the first HEAD_S (None: cached before it)
 
 
 def fingerprint_track(path: Path, speeds: Sequence[float] = SPEEDS) -> TrackPrints:
@@ -65,7 +74,14 @@ def fingerprint_track(path: Path, speeds: Sequence[float] = SPEEDS) -> TrackPrin
     # raw_fingerprint at speed 1.0 is what fingerprint_rows computes for the broadcast; calling it
     # directly skips the level profile, which only the broadcast's unknown_music needs.
     prints = [raw_fingerprint(samples, CHROMAPRINT_RATE, s) for s in speeds]
-    return TrackPrints(file_sha256(path), len(samples) / ANALYSIS_SAMPLE_RATE, prints, tuple(speeds))
+    duration = len(samples) / ANALYSIS_SAMPLE_RATE
+    return TrackPrints(file_sha256(path), duration, prints, tuple(speeds), head_spectrum(samples))
+
+
+def track_head(path: Path) -> np.ndarray:
+    """The head spectrum of a file, decoding only its first seconds (for prints cached without one)."""
+    duration = HEAD_S + 2 * WINDOW / ANALYSIS_SAMPLE_RATE
+    return head_spectrum(decode_mono(path, ANALYSIS_SAMPLE_RATE, duration_s=duration))
 
 
 def save_track_prints(path: Path, tp: TrackPrints) -> None:
@@ -77,6 +93,7 @@ def save_track_prints(path: Path, tp: TrackPrints) -> None:
         lengths=np.array([len(p) for p in tp.prints], dtype=np.int64),
         values=np.concatenate(tp.prints).astype(np.uint32) if tp.prints else np.zeros(0, np.uint32),
         duration_s=np.array(tp.duration_s),
+        **({"head": tp.head} if tp.head is not None else {}),
     )
     os.replace(tmp, path)
 
@@ -88,7 +105,8 @@ def load_track_prints(path: Path, sha256: str) -> TrackPrints | None:
             bounds = np.concatenate([[0], np.cumsum(data["lengths"])])
             values = data["values"]
             prints = [values[bounds[i] : bounds[i + 1]].copy() for i in range(len(speeds))]
-            return TrackPrints(sha256, float(data["duration_s"]), prints, speeds)
+            head = data["head"].copy() if "head" in data.files else None
+            return TrackPrints(sha256, float(data["duration_s"]), prints, speeds, head)
     except (OSError, KeyError, ValueError):
         return None
 
@@ -104,6 +122,8 @@ class CatalogueIndex:
     key_bits: int
     offsets: list[np.ndarray] = field(default_factory=list)  # per speed: 2**key_bits + 1
     postings: list[np.ndarray] = field(default_factory=list)  # per speed: global positions (uint32/64)
+    # (n_tracks, HEAD_FRAMES, BANDS) uint8 first seconds of each track; None in a format-1 index
+    heads: np.ndarray | None = None
 
     @property
     def n_tracks(self) -> int:
@@ -114,6 +134,8 @@ class CatalogueIndex:
 
     def nbytes(self) -> int:
         arrays = [self.seg_start, self.values, *self.offsets, *self.postings]
+        if self.heads is not None:
+            arrays.append(self.heads)
         return int(sum(a.nbytes for a in arrays))
 
     def reference_hours(self) -> float:
@@ -131,6 +153,7 @@ def build_index(
     lengths: np.ndarray,
     variant_values: Callable[[int], np.ndarray],
     speeds: Sequence[float] = SPEEDS,
+    heads: np.ndarray | None = None,
 ) -> CatalogueIndex:
     """Merge per-track prints into one index.
 
@@ -171,6 +194,7 @@ def build_index(
         key_bits=key_bits,
         offsets=offsets,
         postings=postings,
+        heads=heads,
     )
 
 
@@ -191,11 +215,17 @@ def index_from_prints(tracks: pd.DataFrame, prints: list[TrackPrints]) -> Catalo
     lengths = np.array([[len(p) for p in tp.prints] for tp in prints], dtype=np.int64).reshape(
         -1, len(speeds)
     )
+    heads = None
+    if all(tp.head is not None for tp in prints):
+        heads = (
+            np.stack([tp.head for tp in prints]) if prints else np.zeros((0, HEAD_FRAMES, BANDS), np.uint8)
+        )
     return build_index(
         tracks,
         lengths,
         lambda v: np.concatenate([tp.prints[v] for tp in prints]) if prints else np.zeros(0, np.uint32),
         speeds,
+        heads,
     )
 
 
@@ -214,8 +244,16 @@ def save_index(index: CatalogueIndex, state_dir: Path) -> Path:
         np.save(target / f"offsets_{v}.npy", off)
         np.save(target / f"postings_{v}.npy", post)
     index.tracks.to_parquet(target / "tracks.parquet", index=False)
+    if index.heads is not None:
+        np.save(target / "heads.npy", index.heads)
     (target / "meta.json").write_text(
-        json.dumps({"format": INDEX_FORMAT, "key_bits": index.key_bits, "stride": POSTING_STRIDE}),
+        json.dumps(
+            {
+                "format": INDEX_FORMAT if index.heads is not None else 1,
+                "key_bits": index.key_bits,
+                "stride": POSTING_STRIDE,
+            }
+        ),
         encoding="utf-8",
     )
     tmp = state_dir / f".CURRENT.{os.getpid()}.tmp"
@@ -228,13 +266,17 @@ def save_index(index: CatalogueIndex, state_dir: Path) -> Path:
 
 
 def load_index(state_dir: Path) -> CatalogueIndex | None:
-    """The live index (memory-mapped), or None if the catalogue was never indexed."""
+    """The live index (memory-mapped), or None if the catalogue was never indexed.
+
+    A format-1 index (saved before `heads`) loads with `heads` None; another format gives None (the
+    catalogue must be indexed again).
+    """
     current = state_dir / "CURRENT"
     if not current.exists():
         return None
     path = state_dir / current.read_text(encoding="utf-8").strip()
     meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
-    if meta.get("format") != INDEX_FORMAT:
+    if meta.get("format") not in READABLE_FORMATS:
         return None
     speeds = np.load(path / "speeds.npy")
     return CatalogueIndex(
@@ -245,6 +287,7 @@ def load_index(state_dir: Path) -> CatalogueIndex | None:
         key_bits=int(meta["key_bits"]),
         offsets=[np.load(path / f"offsets_{v}.npy", mmap_mode="r") for v in range(len(speeds))],
         postings=[np.load(path / f"postings_{v}.npy", mmap_mode="r") for v in range(len(speeds))],
+        heads=np.load(path / "heads.npy", mmap_mode="r") if (path / "heads.npy").exists() else None,
     )
 
 
@@ -287,6 +330,10 @@ def update_index(
                 save_track_prints(cache / f"{sha}.npz", tp)
                 fresh.append(entry.track_id)
             else:
+                if tp.head is None:
+                    # Cached before the index kept heads: decode only the track's first seconds.
+                    tp.head = track_head(entry.file)
+                    save_track_prints(cache / f"{sha}.npz", tp)
                 reused.append(entry.track_id)
         except (AudioProbeError, AudioDecodeError, OSError, ValueError) as exc:
             problems.append(CatalogueProblem(catalogue.csv, entry.line, entry.track_id, str(exc)))

@@ -25,6 +25,7 @@ from pige_pipeline.airplay.bits import VERIFY_BITS, pack_bits, popcount16, verif
 from pige_pipeline.airplay.boundary import HOUR_S, joined_pieces
 from pige_pipeline.airplay.fingerprint import ITEM_S, ITEM_SPAN_S
 from pige_pipeline.airplay.index import CatalogueIndex
+from pige_pipeline.airplay.presence import spectra_from_rows
 from pige_pipeline.airplay.talkover import extend_over_talk, profiles_from_rows
 
 _CHANCE = VERIFY_BITS / 2
@@ -661,7 +662,13 @@ def match_fingerprint_rows(
                 float(row["duration_s"]) if row.get("duration_s") is not None else None,
             )
         )
-    plays = extend_over_talk(plays, profiles_from_rows(rows), index.tracks["duration_s"].to_numpy())
+    plays = extend_over_talk(
+        plays,
+        profiles_from_rows(rows),
+        index.tracks["duration_s"].to_numpy(),
+        spectra_from_rows(rows),
+        index.heads,
+    )
     return sorted(plays, key=lambda p: p.start_s)
 
 
@@ -695,5 +702,10 @@ def match_hour(
         *profiles_from_rows(previous_rows, -HOUR_S),
         *profiles_from_rows(next_rows, HOUR_S),
     ]
-    plays = extend_over_talk(plays, profiles, index.tracks["duration_s"].to_numpy())
+    spectra = [
+        *spectra_from_rows(hour_rows),
+        *spectra_from_rows(previous_rows, -HOUR_S),
+        *spectra_from_rows(next_rows, HOUR_S),
+    ]
+    plays = extend_over_talk(plays, profiles, index.tracks["duration_s"].to_numpy(), spectra, index.heads)
     return sorted((p for p in plays if p.end_s > 0.0 and p.start_s < HOUR_S), key=lambda p: p.start_s)

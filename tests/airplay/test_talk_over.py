@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -9,8 +11,9 @@ import pytest
 
 from pige_pipeline.airplay import fingerprint_rows
 from pige_pipeline.airplay.catalogue import load_catalogue
-from pige_pipeline.airplay.index import update_index
+from pige_pipeline.airplay.index import load_index, save_index, update_index
 from pige_pipeline.airplay.matcher import Play, match_fingerprint_rows
+from pige_pipeline.airplay.presence import BANDS, HEAD_FRAMES
 from pige_pipeline.audio.decode import decode_mono
 
 from .conftest import RATE, Catalogue, mix_to_mp3, speech
@@ -90,3 +93,49 @@ def test_talk_over_right_after_another_play(small_catalogue: Catalogue, index, t
     assert [p.track_id for p in plays] == ["SNG-002", "SNG-001"], plays
     boundary = len(first) / RATE
     assert abs(plays[1].start_s - boundary) <= 1.0, f"start {plays[1].start_s:.2f} s, track at {boundary:.2f}"
+
+
+def test_talk_over_with_no_level_change_is_heard_in_the_track_spectrum(
+    small_catalogue: Catalogue, index, tmp_path: Path
+) -> None:
+    """The presenter talks on over the intro with the track ducked 10 dB for 25 s: the voice's level
+    figures barely change where the track comes in (the level rule does not extend, as on held-out
+    AAC 48k), but the band spectrum under the voice follows the track's own first seconds."""
+    track = decode_mono(small_catalogue.tracks["SNG-002"], RATE).astype(np.float64)
+    talk_s = 25.0
+    voice = speech(BEFORE_S + talk_s).astype(np.float64)
+    voice *= _rms(track) / _rms(voice)
+    alone, over = voice[: int(BEFORE_S * RATE)], voice[int(BEFORE_S * RATE) :]
+    talk_over = track.copy()
+    talk_over[: len(over)] = talk_over[: len(over)] * 10 ** (-10.0 / 20) + over
+    plays = _detect(index, [alone, talk_over], tmp_path / "no-change.mp3")
+    assert [p.track_id for p in plays] == ["SNG-002"], plays
+    assert abs(plays[0].start_s - BEFORE_S) <= 2.0, f"start {plays[0].start_s:.2f} s, track at {BEFORE_S} s"
+
+
+def test_other_music_then_a_track_joined_mid_way_is_not_extended(
+    small_catalogue: Catalogue, index, tmp_path: Path
+) -> None:
+    """Other music does not follow the track's first seconds: a mid-track join after it stays put."""
+    track = decode_mono(small_catalogue.tracks["SNG-001"], RATE).astype(np.float64)
+    other = decode_mono(small_catalogue.outside, RATE).astype(np.float64)[: int(20 * RATE)]
+    joined_at_s = 12.0
+    plays = _detect(index, [other, track[int(joined_at_s * RATE) :]], tmp_path / "music-join.mp3")
+    assert [p.track_id for p in plays] == ["SNG-001"], plays
+    assert plays[0].start_s >= len(other) / RATE - 3.0, f"start {plays[0].start_s:.2f} s"
+
+
+def test_an_index_saved_before_the_head_spectra_still_loads(index, tmp_path: Path) -> None:
+    """A format-1 index (no `heads`) loads; the talk-over rule then goes without the spectrum test."""
+    state = tmp_path / "state"
+    old = replace(index, heads=None)
+    save_index(old, state)
+    assert (
+        json.loads((state / (state / "CURRENT").read_text()).joinpath("meta.json").read_text())["format"] == 1
+    )
+    loaded = load_index(state)
+    assert loaded is not None and loaded.heads is None and loaded.n_tracks == index.n_tracks
+    save_index(index, state)
+    again = load_index(state)
+    assert again is not None and np.array_equal(np.asarray(again.heads), index.heads)
+    assert again.heads.shape == (index.n_tracks, HEAD_FRAMES, BANDS)

@@ -75,11 +75,10 @@ class RecorderConfig:
     segment_seconds: int = 3600
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 5.0
-    # While a station waits out its backoff, its stream is asked this often whether it is back (one
-    # GET, see `_await_stream`); an outage older than `fast_check_for_s` is asked every `slow_check_s`.
-    check_s: float = 0.5
-    fast_check_for_s: float = 60.0
-    slow_check_s: float = 2.0
+    # While a station waits out its backoff, its stream is asked whether it is back (one GET, see
+    # `_await_stream`): (outage age up to s, ask every s). Most outages are short; a long one is asked
+    # less often, so that hundreds of stations of one dead server do not keep it busy.
+    stream_checks: tuple[tuple[float, float], ...] = ((15.0, 0.25), (60.0, 0.5), (float("inf"), 2.0))
     rw_timeout_s: float = 10.0
     heartbeat_s: float = 2.0
     poll_s: float = 0.25
@@ -229,8 +228,9 @@ class StationRecorder(threading.Thread):
                     return
             else:
                 seen_down = True
-            young = time.monotonic() - outage_since < cfg.fast_check_for_s
-            step = (cfg.check_s if young else cfg.slow_check_s) * random.uniform(0.8, 1.2)
+            age = time.monotonic() - outage_since
+            every = next((every for up_to, every in cfg.stream_checks if age <= up_to), 2.0)
+            step = every * random.uniform(0.8, 1.2)
             if self.stop_event.wait(min(step, max(0.0, deadline - time.monotonic()))):
                 return
 

@@ -583,9 +583,7 @@ class StationRecorder(threading.Thread):
         for piece, piece_start, piece_s in split_at_boundaries(
             path, start, duration, self.config.segment_seconds
         ):
-            dest = publish_segment(
-                piece, self.data_root, self.station.id, round_to_millisecond(piece_start), piece_s
-            )
+            dest = publish_segment(piece, self.data_root, self.station.id, piece_start, piece_s)
             self.stats.segments += 1
             self.stats.seconds += piece_s
             if dest:

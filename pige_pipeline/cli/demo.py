@@ -40,7 +40,13 @@ def demo(
     if failed:
         typer.echo("demo: failed: " + "; ".join(failed), err=True)
     if ui:
-        start_ui(settings, port, live=live)  # the UI shows the step logs of what failed
+        from pige_pipeline.testing.procs import PortInUseError
+
+        try:
+            start_ui(settings, port, live=live)  # the UI shows the step logs of what failed
+        except PortInUseError as exc:  # the demo's Icecast port is taken: say by whom, start nothing
+            typer.echo(f"demo: {exc}", err=True)
+            raise typer.Exit(1) from None
     elif failed:
         raise typer.Exit(1)
 

@@ -6,16 +6,20 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from pige_pipeline.demo.programme import build_programme, demo_catalogue, write_catalogue_csv
 from pige_pipeline.hours import hour_start, partition_key_for
 from pige_pipeline.settings import REPO_ROOT, PigeSettings
 from pige_pipeline.store.importer import import_archive
+
+if TYPE_CHECKING:
+    from pige_pipeline.testing.icecast import IcecastServer
 
 DEMO_STATION = "demo-fm"
 DEMO_ICECAST_PORT = 8765
@@ -147,12 +151,40 @@ def write_demo_reports(hour: datetime, say: Callable[[str], None] = print) -> li
     return failed
 
 
-def start_ui(settings: PigeSettings, port: int = 3000, live: bool = True) -> None:
+@contextmanager
+def demo_icecast(programme: Path, port: int = DEMO_ICECAST_PORT) -> Iterator[IcecastServer]:
+    """The demo's Icecast on `port`, playing `programme` (looped) on the demo station's mount.
+
+    A port already taken raises `PortInUseError` at once, naming the process that holds it. Icecast
+    and its ffmpeg source are stopped when the block ends, and get SIGTERM if this process dies first
+    (even by SIGKILL): none of them is left holding the port (pige_pipeline/testing/procs.py).
+    """
+    from pige_pipeline.testing.icecast import IcecastServer
+    from pige_pipeline.testing.procs import check_port_free
+
+    check_port_free(
+        port,
+        what="the demo's Icecast",
+        hint=f"stop that process, or run `pige demo --no-live` (the demo station's stream URL is fixed "
+        f"to port {port})",
+    )
+    with IcecastServer(port=port) as ice:
+        ice.add_source(f"/{DEMO_STATION}.mp3", programme, name="Demo FM")
+        yield ice
+
+
+def start_ui(
+    settings: PigeSettings, port: int = 3000, live: bool = True, icecast_port: int = DEMO_ICECAST_PORT
+) -> None:
     """Run `dagster dev` on 127.0.0.1; with `live`, a local Icecast plays the programme as a stream.
 
     The demo station's stream URL points at that Icecast, and the recorder supervisor is switched on,
     so the daemon launches the recorder run, which records the live stream into the chunk store, and
     the new-chunk sensor processes each hour it completes: the whole chain, as at a station.
+
+    `icecast_port` is for tests: the demo's stations.yaml names port 8765. A taken port raises
+    `PortInUseError` before anything starts. Every child (Icecast, its ffmpeg, `dagster dev`) is stopped
+    and waited for on the way out, Ctrl-C included, and gets SIGTERM if this process is killed.
     """
     say = print
     env = dict(os.environ)
@@ -160,18 +192,41 @@ def start_ui(settings: PigeSettings, port: int = 3000, live: bool = True) -> Non
            "-w", str(REPO_ROOT / "workspace.yaml")]  # fmt: skip
     with ExitStack() as stack:
         if live:
-            from pige_pipeline.testing.icecast import IcecastError, IcecastServer
+            from pige_pipeline.testing.icecast import IcecastError
 
             try:
-                ice = stack.enter_context(IcecastServer(port=DEMO_ICECAST_PORT))
-                ice.add_source(
-                    f"/{DEMO_STATION}.mp3", settings.data_root / "demo" / "programme.mp3", name="Demo FM"
+                ice = stack.enter_context(
+                    demo_icecast(settings.data_root / "demo" / "programme.mp3", icecast_port)
                 )
                 env["PIGE_RECORDER_AUTOSTART"] = "1"
                 stream = ice.url(f"/{DEMO_STATION}.mp3")
                 say(f"demo: Icecast plays the programme live at {stream}; the recorder supervisor")
                 say("demo: starts recording it once the UI's daemon is up")
-            except (IcecastError, OSError) as exc:
+            except (IcecastError, OSError) as exc:  # not PortInUseError: that one stops the demo
                 say(f"demo: no live stream ({exc}); the UI still shows the imported hour")
         say(f"demo: starting the Dagster UI on http://127.0.0.1:{port} (Ctrl-C to stop)")
-        subprocess.run(cmd, cwd=REPO_ROOT, env=env, check=False)
+        _run_until_done(cmd, env)
+
+
+def _run_until_done(cmd: list[str], env: dict[str, str], grace_s: float = 20.0) -> None:
+    """Run `cmd` to its end; on Ctrl-C give it `grace_s` to shut down (it got the Ctrl-C too), then stop it.
+
+    Not `subprocess.run`, which kills its child 0.25 s after a Ctrl-C: `dagster dev` then has no time
+    to stop its webserver and daemon.
+    """
+    from pige_pipeline.testing.procs import die_with_parent
+
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, preexec_fn=die_with_parent())
+    try:
+        proc.wait()
+    except BaseException:
+        try:
+            proc.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        raise

@@ -7,16 +7,20 @@
         ice.restart_source("/radio1.mp3")
         ice.restart()                    # the server goes away and comes back on the same port
 
-Icecast refuses to run as root, so as root the config names Debian's unprivileged `icecast2` user in
-`<security><changeowner>` and the work directory is handed to that user. `burst-size` is 0 so that a
-listener gets audio from "now", not a few seconds of backlog: the recorder's timing tests depend on it.
+Icecast refuses to run as root, so as root it is started as Debian's unprivileged `icecast2` user
+and the work directory is handed to that user. `burst-size` is 0 so that a listener gets audio from
+"now", not a few seconds of backlog: the recorder's timing tests depend on it.
+
+Icecast and its ffmpeg sources get SIGTERM when the process (the thread, see `testing.procs`) that
+started them dies, even by SIGKILL: none is left behind holding a port. Icecast is not started as root
+with `<changeowner>` because changing its uid would clear that setting. A port that is already taken
+fails the start at once with `PortInUseError`, naming the process that holds it.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
-import grp
 import json
 import logging
 import os
@@ -34,6 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from xml.sax.saxutils import escape
+
+from pige_pipeline.testing.procs import check_port_free, die_with_parent
 
 ICECAST_BIN = "/usr/bin/icecast2"
 ICECAST_SHARE = Path("/usr/share/icecast2")
@@ -102,7 +108,11 @@ class IcecastServer:
     # -- server ---------------------------------------------------------------------------------------
 
     def __enter__(self) -> IcecastServer:
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.close()  # `with` calls no __exit__ when __enter__ raises
+            raise
         return self
 
     def __exit__(
@@ -113,6 +123,11 @@ class IcecastServer:
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        """The icecast2 process id while it is started."""
+        return self._process.pid if self._process is not None else None
 
     def start(self, timeout_s: float = 10.0) -> None:
         """Start the server (the sources are not restarted: see `restart`).
@@ -135,7 +150,11 @@ class IcecastServer:
             return
         if not Path(ICECAST_BIN).exists():
             raise IcecastError(f"{ICECAST_BIN} not found: install Debian's icecast2 package")
+        # Otherwise Icecast exits on the bind while whatever holds the port answers the status check
+        # below, and the sources are refused by a server that does not know their password.
+        check_port_free(self.port, what="Icecast")
         config = self._write_config()
+        run_as = self._unprivileged_user() if os.geteuid() == 0 else {}
         log = open(self.workdir / "icecast.stdout", "ab")  # noqa: SIM115 - kept open for the child
         try:
             self._process = subprocess.Popen(
@@ -144,9 +163,19 @@ class IcecastServer:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=die_with_parent(),  # runs after the uid change, which would clear it
+                **run_as,
             )
         finally:
             log.close()
+        try:
+            self._wait_answer(timeout_s)
+        except BaseException:
+            self.stop()  # a server that did not answer in time is not left running
+            raise
+
+    def _wait_answer(self, timeout_s: float) -> None:
+        assert self._process is not None
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
@@ -331,7 +360,11 @@ class IcecastServer:
         assert src.log_path is not None
         with open(src.log_path, "ab") as log:
             src.process = subprocess.Popen(
-                src.args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log
+                src.args,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                preexec_fn=die_with_parent(),
             )
 
     @staticmethod
@@ -346,27 +379,25 @@ class IcecastServer:
                 src.process.kill()
                 src.process.wait(3)
 
+    @staticmethod
+    def _unprivileged_user() -> dict:
+        """Popen's arguments that start Icecast as `icecast2`, with that user's group only."""
+        try:
+            user = pwd.getpwnam(UNPRIVILEGED_USER)
+        except KeyError:
+            raise IcecastError(
+                f"running as root but user {UNPRIVILEGED_USER!r} does not exist: install Debian's "
+                "icecast2 package or run as an unprivileged user"
+            ) from None
+        return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": [user.pw_gid]}
+
     def _write_config(self) -> Path:
         log_dir = self.workdir / "log"
         log_dir.mkdir(parents=True, exist_ok=True)
-        security = ""
         if os.geteuid() == 0:
-            try:
-                user = pwd.getpwnam(UNPRIVILEGED_USER)
-            except KeyError:
-                raise IcecastError(
-                    f"running as root but user {UNPRIVILEGED_USER!r} does not exist: install Debian's "
-                    "icecast2 package or run as an unprivileged user"
-                ) from None
-            group = grp.getgrgid(user.pw_gid).gr_name
-            for path in (self.workdir, log_dir):
-                os.chown(path, user.pw_uid, user.pw_gid)
-            for path in log_dir.iterdir():
-                os.chown(path, user.pw_uid, user.pw_gid)
-            security = (
-                f"<security><chroot>0</chroot><changeowner><user>{UNPRIVILEGED_USER}</user>"
-                f"<group>{escape(group)}</group></changeowner></security>"
-            )
+            user = self._unprivileged_user()
+            for path in (self.workdir, log_dir, *log_dir.iterdir()):
+                os.chown(path, user["user"], user["group"])
         config = f"""<icecast>
   <location>pige test</location>
   <admin>pige@localhost</admin>
@@ -402,7 +433,6 @@ class IcecastServer:
     <loglevel>2</loglevel>
     <logsize>10000</logsize>
   </logging>
-  {security}
 </icecast>
 """
         path = self.workdir / "icecast.xml"

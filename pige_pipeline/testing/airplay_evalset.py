@@ -178,6 +178,10 @@ def build(out: Path, minutes: float = 60.0, seed: int = 5, spec: ProgrammeSpec =
     return truth
 
 
+# Plays are not begun this close to the programme's end (they would be cut shorter than a play).
+LAST_PLAY_MARGIN_S = 15.0
+
+
 def programme(
     rng: np.random.Generator,
     total_s: float,
@@ -200,6 +204,10 @@ def programme(
         what = rng.choice(["play", "talk", "ooc", "silence"], p=[0.6, 0.2, 0.12, 0.08])
         if spec.crossfade_all and last_play_end is not None:
             what = "play"
+        if what == "play" and t >= total_s - LAST_PLAY_MARGIN_S:
+            # Cut at the end under the shortest play: left out of the truth, so its audio must not air
+            # either (a 14-s tail of a track aired there counted as a false play, held-out draw 4).
+            what = "silence"
         if what == "play":
             idx = int(rng.integers(len(cat)))
             x = load(cat[idx])
@@ -267,7 +275,7 @@ def programme(
         station.negatives.append((str(what), t, t + len(seg) / RATE))
         t += len(seg) / RATE
     end = int(total_s * RATE)
-    station.plays = [p for p in station.plays if p.start_s < total_s - 15]
+    station.plays = [p for p in station.plays if p.start_s < total_s - LAST_PLAY_MARGIN_S]
     for p in station.plays:
         p.end_s = min(p.end_s, total_s)
     station.negatives = [(k, a, min(b, total_s)) for k, a, b in station.negatives if a < total_s]

@@ -78,17 +78,33 @@ SLIVER_BYTES = 2048
 
 
 def held_duration(path: Path, listed_s: float, data_root: Path, station: str) -> float:
-    """Seconds of audio a finished segment really holds (0 if it is not audio: it is moved aside).
+    """Seconds of audio a finished segment really holds (0 if it holds none: it is removed or moved aside).
 
-    ffmpeg lists the time it received even when a full disk refused part of the writes; the gap
-    must start where the audio ends, not where the list says.
+    ffmpeg lists the time it received even when a full disk refused part of the writes, or all of
+    them: the gap must start where the audio ends, not where the list says. What a file holds is
+    measured without decoding it: its size (an empty file holds nothing), then one ffprobe, which reads
+    the headers and, for MP3, bounds the duration by size / bitrate (`probe_audio`; a truncated file
+    keeps a header that promises the full length). A full decode would cost a second pass over every
+    segment of every station for a fault that leaves the file short, which those two already see.
     """
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return 0.0  # gone: nothing to publish
+    if size == 0:
+        # Listed, yet the full disk refused every write: it holds 0 s, not the seconds ffmpeg received
+        # (counting them put the station's audio end, and its gap's start, after audio that is not there).
+        log.error(
+            "station %r: segment %s is empty (%.1f s listed; disk full?); not published, the gap is logged",
+            station,
+            path.name,
+            listed_s,
+        )
+        path.unlink(missing_ok=True)
+        return 0.0
     try:
         held = probe_audio(path).duration_s
     except AudioProbeError as exc:
-        size = path.stat().st_size
-        if size == 0:
-            return listed_s  # publish_segment drops it and says so
         if size < SLIVER_BYTES:
             # A segment opened just before ffmpeg stopped holds its headers and a frame at most, which
             # ffprobe cannot read: a few milliseconds, not a corrupt recording worth an error.

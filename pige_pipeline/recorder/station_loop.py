@@ -60,6 +60,10 @@ if TYPE_CHECKING:  # the recorder owns its stations' loops; only its type is nee
 
 log = logging.getLogger(__name__)
 
+# A segment holding this much less than ffmpeg listed is short (ffprobe and the list differ by a frame or
+# two otherwise); the same tolerance as `held_duration`'s.
+SHORT_S = 0.5
+
 _OPENING = re.compile(r"Opening '(?P<path>[^']+)' for writing")
 
 # Lines of ffmpeg's stderr worth keeping as the reason a process ended.
@@ -123,6 +127,7 @@ class StationRecorder(threading.Thread):
         self.moving_to: str | None = None
         self._format: OutputFormat | None = None
         self._pending_gap: Gap | None = None  # logged open; closed when audio is back
+        self._unwritten: list[Gap] = []  # gap lines a full disk refused; written once there is room
         self._first_session = True
         self._codec_checked = False  # the stream itself was asked, not only the last run's record
         self._killed = False  # the last ffmpeg ended by a signal (killed), not by its stream ending
@@ -416,6 +421,7 @@ class StationRecorder(threading.Thread):
         first_start: datetime | None = None
         audio_end: datetime | None = None
         recorded_s = 0.0
+        short_since: datetime | None = None  # the audio end before a segment that held less than listed
         provisional_done = False
         exit_at: datetime | None = None
         while True:
@@ -429,7 +435,11 @@ class StationRecorder(threading.Thread):
                 self.error = None
                 if self._pending_gap is not None:
                     # Audio is flowing again: close the gap now, refined once the first segment is done.
-                    append_gap(self.data_root, self._gap_until(self._pending_gap, datetime.now(UTC)))
+                    # Only provisional: a full disk refusing it must not stop this ffmpeg being followed.
+                    with contextlib.suppress(OSError):
+                        append_gap(self.data_root, self._gap_until(self._pending_gap, datetime.now(UTC)))
+            if self._unwritten:
+                self._write_gaps()
             entries = read_segment_list(seg_list)
             while published < len(entries):
                 name, pts_start, pts_end = entries[published]
@@ -437,7 +447,7 @@ class StationRecorder(threading.Thread):
                 if not path.exists():  # published by the recorder this ffmpeg was adopted from
                     published += 1
                     continue
-                duration = max(0.0, pts_end - pts_start)
+                listed = duration = max(0.0, pts_end - pts_start)
                 end_wall = None
                 if published == 0:
                     boundary = self._boundary_after(session_dir, name)
@@ -453,14 +463,30 @@ class StationRecorder(threading.Thread):
                 else:
                     named = staged_time(path)
                     start = snap_to_boundary(named, seg_s) if named else (audio_end or spawned)
+                    if short_since is not None and (start - short_since).total_seconds() > SHORT_S:
+                        # ffmpeg went on after a segment that held less than it received (a full disk
+                        # refused writes, then had room again): no exit opens a gap for that hole.
+                        self._log_hole(short_since, start)
+                short_since = None
+                if duration < listed - SHORT_S:
+                    short_since = audio_end  # where the audio really ends if nothing is published now
                 if path.exists() and duration > 0:
                     audio_end = self._publish(path, start, duration)
                     recorded_s += duration
-                    if published == 0:
+                    if short_since is not None:
+                        short_since = audio_end
+                    # The first segment that holds audio closes the outage before it (one the full disk
+                    # left empty does not: the gap goes on until audio is really there).
+                    if first_start is None and (published == 0 or not adopted):
                         first_start = round_to_millisecond(start)
                         self._on_first_audio(first_start)
-                        info = read_json(session_dir / "session.json")
-                        write_json_atomic(session_dir / "session.json", {**info, "published_first": True})
+                        try:
+                            info = read_json(session_dir / "session.json")
+                            write_json_atomic(session_dir / "session.json", {**info, "published_first": True})
+                        except OSError as exc:
+                            # Only an adopting recorder reads it (it would log this outage's gap again):
+                            # a full disk must not stop this ffmpeg being followed (its audio would be lost).
+                            log.warning("station %r: cannot mark the session published (%s)", station.id, exc)
                 else:
                     path.unlink(missing_ok=True)
                 published += 1
@@ -489,6 +515,8 @@ class StationRecorder(threading.Thread):
             recorded_s += duration
         shutil.rmtree(session_dir, ignore_errors=True)
         self._proc = None
+        if self._unwritten:
+            self._write_gaps()  # the session dir just freed some room
 
         self._killed = (proc.returncode or 0) < 0
         reason = scrub(" | ".join(stderr_tail[-3:]), station.stream_url)
@@ -596,9 +624,44 @@ class StationRecorder(threading.Thread):
         later = sorted(p.name for p in session_dir.iterdir() if staged_time(p) and p.name > name)
         return staged_time(session_dir / later[0]) if later else None
 
+    def _write_gaps(self, *gaps: Gap) -> None:
+        """Append closed gaps (and those a full disk refused before, first); on failure keep them all."""
+        self._unwritten.extend(gaps)
+        try:
+            while self._unwritten:
+                append_gap(self.data_root, self._unwritten[0])
+                del self._unwritten[0]
+        except OSError as exc:
+            log.error(
+                "station %r: cannot write %d gap line(s) (%s); will retry",
+                self.station.id,
+                len(self._unwritten),
+                exc,
+            )
+
+    def _log_hole(self, start: datetime, end: datetime) -> None:
+        """A stretch inside one ffmpeg's run that its segments do not hold (their writes were refused)."""
+        gap = Gap(
+            self.station.id,
+            start,
+            end,
+            "segment_lost",
+            "ffmpeg received this audio but its segment file held less (disk full?)",
+        )
+        log.error(
+            "station %r: %.1f s from %s not held by its segment (disk full?); gap logged",
+            self.station.id,
+            gap.duration_s or 0.0,
+            start.isoformat(),
+        )
+        self.stats.gaps.append(gap)
+        self._write_gaps(gap)
+
     def _open_gap(self, start: datetime, cause: str, detail: str) -> None:
         if self._pending_gap is not None:
             return  # still the same outage: keep its first start and cause
+        if self._unwritten:
+            self._write_gaps()  # earlier lines first
         gap = Gap(self.station.id, start, None, cause, detail[:500])
         self._pending_gap = gap
         try:
@@ -618,9 +681,11 @@ class StationRecorder(threading.Thread):
         """The first segment of a process is complete: close the outage before it, exactly."""
         if self._pending_gap is not None:
             gap = self._gap_until(self._pending_gap, start)
-            append_gap(self.data_root, gap)
-            self.stats.gaps.append(gap)
             self._pending_gap = None
+            self.stats.gaps.append(gap)
+            # Closed now even if a full disk refuses the line (it is kept and written later): left
+            # pending, the gap would stretch over the audio this process records.
+            self._write_gaps(gap)
         if self._first_session:
             self._first_session = False
             self.recorder.log_recorder_down(self.station.id, start, self.stats)

@@ -62,6 +62,13 @@ class MatchParams:
     # mean BER tightens around chance as 1/sqrt(duration), so this is a z-score up to a constant.
     conf_a: float = 11.7
     conf_c: float = -14.6
+    # A real airing, however degraded (codec, FM processing, speed, noise, a voice over part of it), has
+    # a stretch of `window_s` where the fingerprints agree well; music that only resembles a catalogue
+    # track (the same composer's variation on its theme, at another tempo) agrees middlingly all along.
+    # A play whose BER reaches `middling_ber` needs a window under `window_ber`.
+    window_s: float = 10.0
+    window_ber: float = 0.185
+    middling_ber: float = 0.22
 
 
 DEFAULT_PARAMS = MatchParams()
@@ -419,9 +426,29 @@ def match_piece(
         play = replace(play, start_s=offset_s + start, end_s=offset_s + stop)
         play.piece_start_s, play.piece_end_s = offset_s, offset_s + end
         play.confidence = confidence(play, params)
-        if play.confidence >= params.min_confidence:
+        if play.confidence >= params.min_confidence and not _resembles_only(play, params):
             plays.append(play)
     return sorted(plays, key=lambda p: p.start_s)
+
+
+def best_window_ber(play: Play, window_s: float) -> float:
+    """The lowest mean BER over `window_s` of the play's items (unmeasured items left out)."""
+    err = play.item_err
+    n = max(1, int(round(window_s / ITEM_S)))
+    if err is None or len(err) < n:
+        return play.ber
+    measured = ~np.isnan(err)
+    sums = np.concatenate(([0.0], np.cumsum(np.where(measured, err, 0.0), dtype=np.float64)))
+    counts = np.concatenate(([0], np.cumsum(measured)))
+    total, seen = sums[n:] - sums[:-n], counts[n:] - counts[:-n]
+    # A window counts when at least half its items were measured.
+    full = seen * 2 >= n
+    return float(np.min(total[full] / seen[full])) if full.any() else play.ber
+
+
+def _resembles_only(play: Play, params: MatchParams) -> bool:
+    """A middling play with no window where its fingerprints agree well: related music, not an airing."""
+    return play.ber >= params.middling_ber and best_window_ber(play, params.window_s) >= params.window_ber
 
 
 def _best_speed(

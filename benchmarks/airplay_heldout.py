@@ -52,7 +52,7 @@ from benchmarks.airplay_eval import _child_cpu, _self_cpu, overlap, prf, score_s
 from pige_pipeline.airplay.catalogue import load_catalogue
 from pige_pipeline.airplay.fingerprint import FINGERPRINTS_SCHEMA, fingerprint_rows
 from pige_pipeline.airplay.index import update_index
-from pige_pipeline.airplay.matcher import best_window_ber, match_fingerprint_rows, match_hour
+from pige_pipeline.airplay.matcher import DEFAULT_PARAMS, best_window_ber, match_fingerprint_rows, match_hour
 from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE, decode_mono
 from pige_pipeline.testing.airplay_evalset import HELD_OUT_PROGRAMME, RATE, programme
 from pige_pipeline.testing.sources import (
@@ -150,7 +150,7 @@ def related_music(out: Path, seed: int) -> list[dict]:
                     end_s=round(p.end_s, 1),
                     speed=p.speed,
                     ber=round(p.ber, 3),
-                    best_window_ber=round(best_window_ber(p, 10.0), 3),
+                    best_window_ber=round(best_window_ber(p, DEFAULT_PARAMS.window_s), 3),
                 )
             )
             print(

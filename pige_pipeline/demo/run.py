@@ -160,15 +160,12 @@ def demo_icecast(programme: Path, port: int = DEMO_ICECAST_PORT) -> Iterator[Ice
     (even by SIGKILL): none of them is left holding the port (pige_pipeline/testing/procs.py).
     """
     from pige_pipeline.testing.icecast import IcecastServer
-    from pige_pipeline.testing.procs import check_port_free
 
-    check_port_free(
-        port,
-        what="the demo's Icecast",
-        hint=f"stop that process, or run `pige demo --no-live` (the demo station's stream URL is fixed "
-        f"to port {port})",
+    hint = (
+        f"stop that process, or run `pige demo --no-live` (the demo station's stream URL is fixed to "
+        f"port {port})"
     )
-    with IcecastServer(port=port) as ice:
+    with IcecastServer(port=port, port_hint=hint) as ice:
         ice.add_source(f"/{DEMO_STATION}.mp3", programme, name="Demo FM")
         yield ice
 

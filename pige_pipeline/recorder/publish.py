@@ -75,6 +75,8 @@ def publish_segment(
 
 # Headers (ID3 + Xing/Info, ~460 bytes for MP3) and one or two frames: less than 0.1 s at 128 kb/s.
 SLIVER_BYTES = 2048
+# A segment's held and listed durations differ by a frame or two; more than this is a short (or long) one.
+LISTED_TOLERANCE_S = 0.5
 
 
 def held_duration(path: Path, listed_s: float, data_root: Path, station: str) -> float:
@@ -118,7 +120,7 @@ def held_duration(path: Path, listed_s: float, data_root: Path, station: str) ->
             "station %r: segment %s is not readable audio (%s); moved to %s", station, path.name, exc, target
         )
         return 0.0
-    if held < listed_s - 0.5:
+    if held < listed_s - LISTED_TOLERANCE_S:
         log.warning(
             "station %r: segment %s holds %.1f s of the %.1f s ffmpeg received (disk full?)",
             station,
@@ -127,7 +129,7 @@ def held_duration(path: Path, listed_s: float, data_root: Path, station: str) ->
             listed_s,
         )
         return held
-    if held > listed_s + 0.5:
+    if held > listed_s + LISTED_TOLERANCE_S:
         # ffmpeg's list is the span of the packets' timestamps; a stream whose timestamps jump (an
         # encoder restart upstream) holds more audio than that span, and the store keeps what it holds.
         log.info("station %r: segment %s holds %.1f s, %.1f s listed", station, path.name, held, listed_s)

@@ -39,6 +39,7 @@ from pige_pipeline.recorder.nowplaying import NowPlaying, append_nowplaying, par
 from pige_pipeline.recorder.orphans import AdoptedProcess, orphan_sessions, process_cmdline
 from pige_pipeline.recorder.probe import detect_codec, stream_answers
 from pige_pipeline.recorder.publish import (
+    LISTED_TOLERANCE_S,
     held_duration,
     incoming_dir,
     publish_segment,
@@ -59,10 +60,6 @@ if TYPE_CHECKING:  # the recorder owns its stations' loops; only its type is nee
     from pige_pipeline.recorder.multi_station import Recorder
 
 log = logging.getLogger(__name__)
-
-# A segment holding this much less than ffmpeg listed is short (ffprobe and the list differ by a frame or
-# two otherwise); the same tolerance as `held_duration`'s.
-SHORT_S = 0.5
 
 _OPENING = re.compile(r"Opening '(?P<path>[^']+)' for writing")
 
@@ -463,12 +460,12 @@ class StationRecorder(threading.Thread):
                 else:
                     named = staged_time(path)
                     start = snap_to_boundary(named, seg_s) if named else (audio_end or spawned)
-                    if short_since is not None and (start - short_since).total_seconds() > SHORT_S:
+                    if short_since is not None and (start - short_since).total_seconds() > LISTED_TOLERANCE_S:
                         # ffmpeg went on after a segment that held less than it received (a full disk
                         # refused writes, then had room again): no exit opens a gap for that hole.
                         self._log_hole(short_since, start)
                 short_since = None
-                if duration < listed - SHORT_S:
+                if duration < listed - LISTED_TOLERANCE_S:
                     short_since = audio_end  # where the audio really ends if nothing is published now
                 if path.exists() and duration > 0:
                     audio_end = self._publish(path, start, duration)

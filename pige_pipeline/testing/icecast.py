@@ -92,6 +92,7 @@ class IcecastServer:
         max_sources: int = 200,
         max_clients: int = 1000,
         source_timeout_s: int = 10,
+        port_hint: str = "",
     ) -> None:
         # Its own directory under the system temp dir: as root, Icecast runs as `icecast2`, which
         # cannot enter a private test directory such as pytest's tmp_path.
@@ -102,6 +103,8 @@ class IcecastServer:
         self.max_sources = max_sources
         self.max_clients = max_clients
         self.source_timeout_s = source_timeout_s
+        # What to do when the port is taken, for the `PortInUseError` that `start` raises.
+        self.port_hint = port_hint
         self.sources: dict[str, Source] = {}
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -152,7 +155,7 @@ class IcecastServer:
             raise IcecastError(f"{ICECAST_BIN} not found: install Debian's icecast2 package")
         # Otherwise Icecast exits on the bind while whatever holds the port answers the status check
         # below, and the sources are refused by a server that does not know their password.
-        check_port_free(self.port, what="Icecast")
+        check_port_free(self.port, what="Icecast", hint=self.port_hint)
         config = self._write_config()
         run_as = self._unprivileged_user() if os.geteuid() == 0 else {}
         log = open(self.workdir / "icecast.stdout", "ab")  # noqa: SIM115 - kept open for the child

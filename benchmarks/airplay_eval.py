@@ -14,6 +14,7 @@ import math
 import resource
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -47,12 +48,17 @@ def overlap(a0: float, a1: float, b0: float, b1: float) -> float:
     return max(0.0, min(a1, b1) - max(a0, b0))
 
 
-def score_station(plays: list[Play], truth: dict) -> dict:
-    """Event P/R (same track, overlap >= 50 % of the shorter), second-level P/R, boundary errors."""
+def score_station(plays: list[Play], truth: dict, excused: Sequence[tuple[str, float, float]] = ()) -> dict:
+    """Event P/R (same track, overlap >= 50 % of the shorter), second-level P/R, boundary errors.
+
+    `excused`: (track_id, start_s, end_s) where the truth's other music holds that catalogue recording
+    (benchmarks/airplay_heldout.py): a play of the track there is neither true nor false, nor are its
+    seconds.
+    """
     truths = truth["plays"]
     used: set[int] = set()
     tp, start_err, end_err, signed_start, signed_end = 0, [], [], [], []
-    fp_plays = []
+    fp_plays, excused_plays = [], []
     for p in sorted(plays, key=lambda p: -p.duration_s):
         best, best_ov = None, 0.0
         for i, t in enumerate(truths):
@@ -62,7 +68,11 @@ def score_station(plays: list[Play], truth: dict) -> dict:
             if ov >= 0.5 * min(p.duration_s, t["end_s"] - t["start_s"]) and ov > best_ov:
                 best, best_ov = i, ov
         if best is None:
-            fp_plays.append(p)
+            inside = any(
+                tid == p.track_id and overlap(p.start_s, p.end_s, a, b) >= 0.5 * p.duration_s
+                for tid, a, b in excused
+            )
+            (excused_plays if inside else fp_plays).append(p)
             continue
         used.add(best)
         tp += 1
@@ -84,8 +94,13 @@ def score_station(plays: list[Play], truth: dict) -> dict:
         for s in range(max(0, int(p.start_s)), min(n, int(math.ceil(p.end_s)))):
             if overlap(s, s + 1, p.start_s, p.end_s) >= 0.5:
                 det_sets[s].add(p.track_id)
+    excused_sets: list[set[str]] = [set() for _ in range(n)]
+    for tid, a, b in excused:
+        for s in range(max(0, int(a)), min(n, int(math.ceil(b)))):
+            if overlap(s, s + 1, a, b) >= 0.5:
+                excused_sets[s].add(tid)
     sec_tp = sum(len(d & t) for d, t in zip(det_sets, true_sets, strict=True))
-    sec_fp = sum(len(d - t) for d, t in zip(det_sets, true_sets, strict=True))
+    sec_fp = sum(len(d - t - e) for d, t, e in zip(det_sets, true_sets, excused_sets, strict=True))
     sec_fn = sum(len(t - d) for d, t in zip(det_sets, true_sets, strict=True))
     # Plays reported inside talk or out-of-catalogue music (not covered by any true play).
     in_negative = 0
@@ -106,6 +121,7 @@ def score_station(plays: list[Play], truth: dict) -> dict:
         "signed_start": signed_start,
         "signed_end": signed_end,
         "in_negative": in_negative,
+        "excused": len(excused_plays),
         "missed_kinds": [m["kind"] for m in missed],
         "fp_detail": [
             (p.track_id, round(p.start_s, 1), round(p.end_s, 1), round(p.ber, 3)) for p in fp_plays
@@ -135,6 +151,7 @@ def summarise(results: dict[str, dict]) -> dict:
         "median_start_err_s": float(np.median(starts)) if starts else float("nan"),
         "median_end_err_s": float(np.median(ends)) if ends else float("nan"),
         "plays_in_speech_or_ooc": sum(r["in_negative"] for r in results.values()),
+        "excused": sum(r.get("excused", 0) for r in results.values()),
         **total,
     }
 

@@ -55,6 +55,21 @@ class Station:
     duration_s: float
     plays: list[TruthPlay] = field(default_factory=list)
     negatives: list[tuple[str, float, float]] = field(default_factory=list)  # (talk|ooc|silence, start, end)
+    # Where each stretch of other music comes from: file, start_s, end_s (station), file_offset_s (the
+    # file's second aired at start_s) and speed (file seconds per station second): lets a benchmark
+    # find catalogue recordings that the other music holds (benchmarks/airplay_heldout.py).
+    other_music: list[dict] = field(default_factory=list)
+
+    def play_faster(self, factor: float) -> None:
+        """Move the truth to the programme played `factor` times faster (resampled or time-compressed)."""
+        for p in self.plays:
+            p.start_s, p.end_s = p.start_s / factor, p.end_s / factor
+        self.negatives = [(k, a / factor, b / factor) for k, a, b in self.negatives]
+        self.other_music = [
+            m | {"start_s": m["start_s"] / factor, "end_s": m["end_s"] / factor, "speed": m["speed"] * factor}
+            for m in self.other_music
+        ]
+        self.duration_s /= factor
 
 
 def distinct_tracks() -> list[Path]:
@@ -167,10 +182,7 @@ def build(out: Path, minutes: float = 60.0, seed: int = 5, spec: ProgrammeSpec =
         _degrade(wav, path, degradation, rng)
         wav.unlink()
         if degradation == "fast_noise":
-            for p in station.plays:
-                p.start_s, p.end_s = p.start_s / FAST, p.end_s / FAST
-            station.negatives = [(k, a / FAST, b / FAST) for k, a, b in station.negatives]
-            station.duration_s /= FAST
+            station.play_faster(FAST)
         station.path = str(path)
         stations.append(station)
     truth = {"catalogue": str(out / "catalogue.csv"), "stations": [asdict(s) for s in stations]}
@@ -265,9 +277,14 @@ def programme(
         if what == "talk":
             seg = speech(rng, prompts, float(rng.uniform(*spec.talk_s)))
         elif what == "ooc":
-            x = load(other[int(rng.integers(len(other)))])
+            source = other[int(rng.integers(len(other)))]
+            x = load(source)
             off = float(rng.uniform(0, max(0.1, len(x) / RATE - 60)))
             seg = rms_norm(x[int(off * RATE) : int((off + rng.uniform(30, 90)) * RATE)])
+            end_s = t + len(seg) / RATE
+            station.other_music.append(
+                {"file": str(source), "start_s": t, "end_s": end_s, "file_offset_s": off, "speed": 1.0}
+            )
         else:
             seg = np.zeros(int(rng.uniform(2, 5) * RATE), dtype=np.float32)
         a = int(t * RATE)
@@ -279,6 +296,9 @@ def programme(
     for p in station.plays:
         p.end_s = min(p.end_s, total_s)
     station.negatives = [(k, a, min(b, total_s)) for k, a, b in station.negatives if a < total_s]
+    station.other_music = [
+        m | {"end_s": min(m["end_s"], total_s)} for m in station.other_music if m["start_s"] < total_s
+    ]
     return np.clip(mix[:end], -1, 1), station
 
 

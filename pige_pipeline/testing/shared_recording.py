@@ -4,9 +4,9 @@ The held-out music ships pieces that share a recording with another file: two mi
 (FreedroidRPG's "TechBattle" and "AmbientBattle"), or a track that contains another one
 ("HellFortressTwo" holds most of "HellFortressEntrance"). When one is in the catalogue and the other
 airs as "other music", reporting the catalogue track there is not a false play of the matcher but an
-error of the truth. Deciding that with the matcher itself would grade the matcher by its own
-judgement, so the evaluation confirms each case with a different measure: the correlation of the two
-files' fine log spectrograms (93 ms window every 23 ms, 10.8 Hz bins, 300-5000 Hz) along the alignment, against the
+error of the truth. Deciding that with the matcher itself would grade the matcher by its own judgement,
+so the evaluation confirms each case with a different measure: the correlation of the two files' fine
+log spectrograms (93 ms window every 23 ms, 10.8 Hz bins, 300-5000 Hz) along the alignment, against the
 same at wrong alignments. Measured on held-out draws 5 and 7 (seeds 20 and 22), every pair that
 Chromaprint finds in the clean files: the two FreedroidRPG mixes 0.67 (0.35 at a wrong alignment),
 "HellFortressTwo" and "HellFortressEntrance" 0.42 (0.10); pieces that only resemble each other

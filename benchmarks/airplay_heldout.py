@@ -56,6 +56,7 @@ import pyarrow.parquet as pq
 
 from benchmarks.airplay_eval import _child_cpu, _self_cpu, overlap, prf, score_station, summarise
 from pige_pipeline.airplay.catalogue import load_catalogue
+from pige_pipeline.airplay.fine_presence import SamplesAudio
 from pige_pipeline.airplay.fingerprint import FINGERPRINTS_SCHEMA, fingerprint_rows
 from pige_pipeline.airplay.index import update_index
 from pige_pipeline.airplay.matcher import DEFAULT_PARAMS, best_window_ber, match_fingerprint_rows, match_hour
@@ -330,16 +331,19 @@ def run(out: Path, minutes: float, seed: int, rebuild: bool) -> dict:
         dec_cpu = _child_cpu() - c0
         f0 = _self_cpu()
         rows = fingerprint_rows([(0.0, samples)], ANALYSIS_SAMPLE_RATE)
-        m0 = _self_cpu()
-        plays = match_fingerprint_rows(index, rows)
+        m0, mc0 = _self_cpu(), _child_cpu()
+        audio = SamplesAudio([(0.0, samples)], index.tracks["file"].tolist())
+        plays = match_fingerprint_rows(index, rows, audio=audio)
         m1 = _self_cpu()
+        # The catalogue intros decoded for the notes test (talkover) are ffmpeg children: counted too.
+        match_children = _child_cpu() - mc0
         speed[st["name"]] = {
             "audio_s": st["duration_s"],
             "ffmpeg_decode_cpu_s": ff_cpu,
             "decode_11k_cpu_s": dec_cpu,
             "fingerprint_cpu_s": m0 - f0,
-            "match_cpu_s": m1 - m0,
-            "ratio_cpu": (dec_cpu + m1 - s0) / ff_cpu,
+            "match_cpu_s": m1 - m0 + match_children,
+            "ratio_cpu": (dec_cpu + m1 - s0 + match_children) / ff_cpu,
         }
         results[st["name"]] = score_station(plays, st)
         excused[st["name"]] = score_station(plays, st, shared_spans(st, related))

@@ -27,6 +27,7 @@ import numpy as np
 
 from pige_pipeline.airplay import matcher
 from pige_pipeline.airplay.catalogue import load_catalogue
+from pige_pipeline.airplay.fine_presence import SamplesAudio
 from pige_pipeline.airplay.fingerprint import fingerprint_rows
 from pige_pipeline.airplay.index import update_index
 from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE, decode_mono
@@ -47,8 +48,10 @@ def station_rows(path: Path) -> list[dict]:
     return rows
 
 
-def detect(index, rows: list[dict]) -> tuple[list, list]:
-    """(plays as the fingerprints alone found them, plays after the talk-over refinement)."""
+def detect(index, rows: list[dict], path: Path | None = None) -> tuple[list, list]:
+    """(plays as the fingerprints alone found them, plays after the talk-over refinement).
+
+    `path`: the station's audio, decoded for the notes test (`fine_presence`); None leaves it out."""
     seen: list = []
     original = matcher.extend_over_talk
 
@@ -58,7 +61,11 @@ def detect(index, rows: list[dict]) -> tuple[list, list]:
 
     matcher.extend_over_talk = spy
     try:
-        plays = matcher.match_fingerprint_rows(index, rows)
+        audio = None
+        if path is not None:
+            samples = decode_mono(path, ANALYSIS_SAMPLE_RATE)
+            audio = SamplesAudio([(0.0, samples)], index.tracks["file"].tolist())
+        plays = matcher.match_fingerprint_rows(index, rows, audio=audio)
     finally:
         matcher.extend_over_talk = original
     return seen, plays
@@ -75,7 +82,7 @@ def table(truth: dict, index, label: str) -> dict:
     talk, joins = [], []
     for st in truth["stations"]:
         rows = station_rows(Path(st["path"]))
-        before, after = detect(index, rows)
+        before, after = detect(index, rows, Path(st["path"]))
         for t in st["plays"]:
             found = [p for p in after if _same(p, t)]
             if not found:

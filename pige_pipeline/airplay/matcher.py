@@ -23,6 +23,7 @@ from scipy.ndimage import uniform_filter1d
 
 from pige_pipeline.airplay.bits import VERIFY_BITS, pack_bits, popcount16, verify_values
 from pige_pipeline.airplay.boundary import HOUR_S, joined_pieces
+from pige_pipeline.airplay.fine_presence import StretchAudio
 from pige_pipeline.airplay.fingerprint import ITEM_S, ITEM_SPAN_S
 from pige_pipeline.airplay.index import CatalogueIndex
 from pige_pipeline.airplay.presence import spectra_from_rows
@@ -673,9 +674,16 @@ def confidence(play: Play, params: MatchParams = DEFAULT_PARAMS) -> float:
 
 
 def match_fingerprint_rows(
-    index: CatalogueIndex, rows: list[dict], params: MatchParams = DEFAULT_PARAMS
+    index: CatalogueIndex,
+    rows: list[dict],
+    params: MatchParams = DEFAULT_PARAMS,
+    audio: StretchAudio | None = None,
 ) -> list[Play]:
-    """Plays in every piece of one station-hour (`fingerprints` rows with speed 1.0)."""
+    """Plays in every piece of one station-hour (`fingerprints` rows with speed 1.0).
+
+    `audio`: the recording and the catalogue files, decoded where the stored figures cannot tell
+    whether a voice covers a track's intro (`talkover`); None: those intros start where the voice stops.
+    """
     plays: list[Play] = []
     for row in rows:
         if float(row.get("speed", 1.0)) != 1.0:
@@ -695,6 +703,7 @@ def match_fingerprint_rows(
         index.tracks["duration_s"].to_numpy(),
         spectra_from_rows(rows),
         index.heads,
+        audio,
     )
     return sorted(plays, key=lambda p: p.start_s)
 
@@ -705,10 +714,12 @@ def match_hour(
     previous_rows: list[dict] | None = None,
     next_rows: list[dict] | None = None,
     params: MatchParams = DEFAULT_PARAMS,
+    audio: StretchAudio | None = None,
 ) -> list[Play]:
     """Plays overlapping one station-hour, matched with margins of the neighbouring hours' pieces.
 
-    `previous_rows` / `next_rows`: the neighbours' `fingerprints` rows, None where not written yet.
+    `previous_rows` / `next_rows`: the neighbours' `fingerprints` rows, None where not written yet;
+    `audio`: as for `match_fingerprint_rows`, over the hour's own recording.
     Times are seconds into the hour; a play across a boundary keeps its whole extent (outside 0-3600).
     """
     plays: list[Play] = []
@@ -734,5 +745,6 @@ def match_hour(
         *spectra_from_rows(previous_rows, -HOUR_S),
         *spectra_from_rows(next_rows, HOUR_S),
     ]
-    plays = extend_over_talk(plays, profiles, index.tracks["duration_s"].to_numpy(), spectra, index.heads)
+    durations = index.tracks["duration_s"].to_numpy()
+    plays = extend_over_talk(plays, profiles, durations, spectra, index.heads, audio)
     return sorted((p for p in plays if p.end_s > 0.0 and p.start_s < HOUR_S), key=lambda p: p.start_s)

@@ -56,6 +56,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pige_pipeline.airplay.fine_presence import StretchAudio, track_heard
 from pige_pipeline.airplay.music_likeness import DIP_WEIGHT, MIN_MUSIC_LEVEL_DBFS, profile_from_row
 from pige_pipeline.airplay.presence import Spectrum, track_correlation
 
@@ -83,6 +84,13 @@ MIN_STRETCH_S = 2.0
 # the band spectra along the alignment reaches MIN_CORR and exceeds the best wrong alignment by MIN_MARGIN.
 MIN_CORR = 0.15
 MIN_MARGIN = 0.08
+# The track's notes heard under the voice (`fine_presence.track_heard`, decoded audio): over the whole
+# stretch and over its first half, the recording's mean prominence at the track's spectral peaks exceeds
+# the best wrong placement of them by MIN_NOTES_DB. The first half keeps out a crossfade into a track
+# joined mid-way, whose fade-in fills only the stretch's last seconds.
+MIN_NOTES_DB = 0.8
+# The track's first seconds decoded for it: the longest stretch at the fastest speed, and the search.
+NOTES_HEAD_S = MAX_TALK_OVER_S * 1.05 + 1.0
 
 
 @dataclass
@@ -192,17 +200,35 @@ def _track_heard(play, start_s: float, spectra: Sequence[Spectrum] | None, heads
     return found is not None and found[0] >= MIN_CORR and found[0] - found[1] >= MIN_MARGIN
 
 
+def _notes_heard(play, start_s: float, audio: StretchAudio | None) -> bool:
+    """Whether the track's notes are heard under [start_s, play.start_s), and under its first half."""
+    if audio is None:
+        return False
+    recording = audio.recording(start_s, play.start_s)
+    head = audio.track_head(play.track, NOTES_HEAD_S) if recording is not None else None
+    if recording is None or head is None:
+        return False
+    stretch_s = play.start_s - start_s
+    for seconds in (stretch_s, stretch_s / 2):
+        found = track_heard(recording, head, seconds, 0.0, play.speed)
+        if found is None or not found[0] - found[1] >= MIN_NOTES_DB:
+            return False
+    return True
+
+
 def extend_over_talk(
     plays: list,
     profiles: list[LevelProfile],
     track_durations: Sequence[float],
     spectra: Sequence[Spectrum] | None = None,
     heads: np.ndarray | None = None,
+    audio: StretchAudio | None = None,
 ) -> list:
     """`plays` (matcher `Play`s), each extended to its track's start or end over a voice on a bed.
 
     A start is also extended when the track's own first seconds are heard under the stretch
-    (`spectra`: the recording's band spectra, `heads`: the index's head spectrum of every track).
+    (`spectra`: the recording's band spectra, `heads`: the index's head spectrum of every track), or,
+    where those stored figures decide nothing, its notes in the decoded audio (`audio`).
 
     Starts first, for every play, then ends: a start found late under a voice must not pass for the
     edge that the previous play's end adjoins (the same track aired twice in a row did).
@@ -218,6 +244,7 @@ def extend_over_talk(
             if not blocked and (
                 _bed_begins(profiles, (start, play.start_s), before, -1, adjoining)
                 or _track_heard(play, start, spectra, heads)
+                or _notes_heard(play, start, audio)
             ):
                 play.start_s, play.ref_offset_s = start, 0.0
     for play in plays:

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from pige_pipeline.airplay.catalogue import CatalogueFileError, load_catalogue
+from pige_pipeline.airplay.fine_presence import SamplesAudio
 from pige_pipeline.airplay.fingerprint import fingerprint_rows
 from pige_pipeline.airplay.index import update_index
 from pige_pipeline.airplay.matcher import DEFAULT_PARAMS, Play, match_fingerprint_rows
@@ -63,7 +64,8 @@ def _detect_each(
                 bar.advance()
                 continue
             rows = fingerprint_rows([(0.0, samples)], ANALYSIS_SAMPLE_RATE)
-            done.append((path, rows, match_fingerprint_rows(update.index, rows, params)))
+            audio = SamplesAudio([(0.0, samples)], update.index.tracks["file"].tolist())
+            done.append((path, rows, match_fingerprint_rows(update.index, rows, params, audio)))
             bar.advance()
     return done, failed
 

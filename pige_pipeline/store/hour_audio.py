@@ -96,6 +96,17 @@ def decode_part(part: HourPart, sample_rate: int = ANALYSIS_SAMPLE_RATE) -> np.n
     return decode_mono(part.path, sample_rate, start_s=part.skip_s, duration_s=part.duration_s)
 
 
+def decode_span(
+    parts: list[HourPart], start_s: float, end_s: float, sample_rate: int = ANALYSIS_SAMPLE_RATE
+) -> np.ndarray | None:
+    """The samples of [start_s, end_s) (seconds into the hour) from the one part holding it all, or None."""
+    for part in parts:
+        if part.offset_s <= start_s and end_s <= part.offset_s + part.duration_s:
+            skip = part.skip_s + start_s - part.offset_s
+            return decode_mono(part.path, sample_rate, start_s=skip, duration_s=end_s - start_s)
+    return None
+
+
 def audio_chunk_row(audio: HourAudio, min_coverage: float = DEFAULT_MIN_COVERAGE) -> dict:
     """The `audio_chunks` row of one station-hour, with a status the asset check reads."""
     infos = [audio.infos[p.path] for p in audio.parts]

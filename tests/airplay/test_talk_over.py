@@ -13,6 +13,7 @@ from scipy.io import wavfile
 
 from pige_pipeline.airplay import fingerprint_rows
 from pige_pipeline.airplay.catalogue import load_catalogue
+from pige_pipeline.airplay.fine_presence import SamplesAudio
 from pige_pipeline.airplay.index import load_index, save_index, update_index
 from pige_pipeline.airplay.matcher import Play, match_fingerprint_rows
 from pige_pipeline.airplay.presence import BANDS, HEAD_FRAMES
@@ -40,9 +41,13 @@ def _rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
 
 
-def _detect(index, segments: list[np.ndarray], dest: Path) -> list[Play]:
+def _detect(index, segments: list[np.ndarray], dest: Path, decoded: bool = True) -> list[Play]:
+    """The plays in the segments aired one after the other (as MP3). `decoded`: the matcher may decode
+    the audio and the catalogue files for the notes test, as the pipeline does."""
     path = mix_to_mp3([np.clip(s, -32768, 32767).astype(np.int16) for s in segments], dest)
-    return match_fingerprint_rows(index, fingerprint_rows([(0.0, decode_mono(path, RATE))], RATE))
+    samples = decode_mono(path, RATE)
+    audio = SamplesAudio([(0.0, samples)], index.tracks["file"].tolist()) if decoded else None
+    return match_fingerprint_rows(index, fingerprint_rows([(0.0, samples)], RATE), audio=audio)
 
 
 def test_play_under_a_voice_starts_with_the_track(small_catalogue: Catalogue, index, tmp_path: Path) -> None:
@@ -117,6 +122,46 @@ def test_talk_over_with_no_level_change_is_heard_in_the_track_spectrum(
     plays = _detect(index, [alone, talk_over], tmp_path / "no-change.mp3")
     assert [p.track_id for p in plays] == ["SNG-002"], plays
     assert abs(plays[0].start_s - BEFORE_S) <= 2.0, f"start {plays[0].start_s:.2f} s, track at {BEFORE_S} s"
+
+
+@pytest.fixture(scope="module")
+def notes_catalogue(tmp_path_factory: pytest.TempPathFactory) -> Catalogue:
+    """One 60-s catalogue track (Singularity, the sixth track from 20 s)."""
+    root = tmp_path_factory.mktemp("notes")
+    (root / "audio").mkdir()
+    track = excerpt(singularity_tracks()[5], 20, 60, root / "audio" / "NOTES-01.flac")
+    row = {
+        "track_id": "NOTES-01",
+        "title": "Notes",
+        "artist": "Singularity",
+        "isrc": "",
+        "path": "audio/NOTES-01.flac",
+    }
+    csv = root / "catalogue.csv"
+    pd.DataFrame([row]).to_csv(csv, index=False)
+    return Catalogue(csv, root, {"NOTES-01": track}, track)
+
+
+def test_talk_then_a_voice_over_the_intro_is_heard_in_the_notes(
+    notes_catalogue: Catalogue, tmp_path: Path
+) -> None:
+    """10 s of talk, then the presenter talks 15 s over the intro, ducked 8 dB: the level figures see
+    speech then speech and the band spectrum does not follow the track, but the track's notes stand out
+    between the voice's harmonics in the decoded audio (`fine_presence`)."""
+    index = update_index(load_catalogue(notes_catalogue.csv), tmp_path / "state", persist=False).index
+    track = decode_mono(notes_catalogue.tracks["NOTES-01"], RATE).astype(np.float64)
+    voice = speech(BEFORE_S + TALK_S).astype(np.float64)
+    alone, over = voice[: int(BEFORE_S * RATE)], voice[int(BEFORE_S * RATE) :]
+    over *= _rms(track[int(12 * RATE) :]) / _rms(over)
+    alone *= _rms(track) / _rms(alone)
+    talk_over = track.copy()
+    talk_over[: len(over)] = talk_over[: len(over)] * 10 ** (-DUCK_DB / 20) + over
+    stored_only = _detect(index, [alone, talk_over], tmp_path / "stored.mp3", decoded=False)
+    assert [p.track_id for p in stored_only] == ["NOTES-01"], stored_only
+    assert stored_only[0].start_s > BEFORE_S + 5.0, "the stored figures alone found it: pick another mix"
+    plays = _detect(index, [alone, talk_over], tmp_path / "notes.mp3")
+    assert [p.track_id for p in plays] == ["NOTES-01"], plays
+    assert abs(plays[0].start_s - BEFORE_S) <= 1.0, f"start {plays[0].start_s:.2f} s, track at {BEFORE_S} s"
 
 
 def test_other_music_then_a_track_joined_mid_way_is_not_extended(

@@ -9,16 +9,18 @@ import numpy as np
 
 from pige_pipeline.airplay.catalogue import CatalogueFileError, load_catalogue
 from pige_pipeline.airplay.events import AIRPLAY_EVENTS_SCHEMA, play_rows
+from pige_pipeline.airplay.fine_presence import TrackHeads
 from pige_pipeline.airplay.index import CatalogueIndex, load_index, update_index
 from pige_pipeline.airplay.matcher import DEFAULT_PARAMS, Play, match_hour
 from pige_pipeline.airplay.music_likeness import profile_from_row
 from pige_pipeline.airplay.unknown import UNKNOWN_MUSIC_SCHEMA, Piece, UnknownStore, unknown_rows
+from pige_pipeline.audio.decode import AudioDecodeError
 from pige_pipeline.hours import HOUR
 from pige_pipeline.lib.hourly import StationHour, station_hour_asset
 from pige_pipeline.lib.resources import AcoustIDResource, PigeResource
 from pige_pipeline.settings import PigeSettings
 from pige_pipeline.stations import Station
-from pige_pipeline.store.hour_audio import NoAudioError
+from pige_pipeline.store.hour_audio import NoAudioError, decode_span, load_hour_audio
 from pige_pipeline.store.parquet import read_asset_hour
 
 log = logging.getLogger(__name__)
@@ -87,13 +89,33 @@ def _neighbour_fingerprints(sh: StationHour, step: int) -> list[dict] | None:
     return None if frame is None else frame.to_dict("records")
 
 
+class _HourStretches(TrackHeads):
+    """The station-hour's chunks and the catalogue files, decoded only for the stretches asked for."""
+
+    def __init__(self, sh: StationHour, files: list[str]) -> None:
+        super().__init__(files)
+        self._sh = sh
+        self._parts: list | None = None
+
+    def recording(self, start_s: float, end_s: float) -> np.ndarray | None:
+        sh = self._sh
+        if self._parts is None:
+            self._parts = load_hour_audio(sh.settings.data_root, sh.station.id, sh.hour).parts
+        try:
+            return decode_span(self._parts, start_s, end_s)
+        except (AudioDecodeError, OSError) as exc:  # only this intro's refinement is lost
+            log.warning("station %r: %.0f-%.0f s not decodable (%s)", sh.station.id, start_s, end_s, exc)
+            return None
+
+
 def _plays(sh: StationHour, shared: _Shared, rows: list[dict]) -> list[Play]:
     if shared.index is None:
         raise RuntimeError("the catalogue is not indexed; materialize the `catalogue` asset, then rerun")
     params = replace(DEFAULT_PARAMS, min_play_s=sh.station.airplay.min_play_seconds)
     # Margins of the neighbouring hours make a play across a boundary whole, whichever hour runs first.
     previous, following = _neighbour_fingerprints(sh, -1), _neighbour_fingerprints(sh, 1)
-    return match_hour(shared.index, rows, previous, following, params)
+    audio = _HourStretches(sh, shared.index.tracks["file"].tolist())
+    return match_hour(shared.index, rows, previous, following, params, audio)
 
 
 def _airplay(sh: StationHour, shared: _Shared) -> list[dict]:

@@ -1,0 +1,185 @@
+"""Is a track's audio under a voice? Its spectral peaks, looked for in the recording's fine spectrum.
+
+A presenter talking over an intro with the music ducked 6-10 dB dominates the chroma (the fingerprints)
+and the coarse band levels (`presence`). The track is still there between the voice's harmonics: with
+10.8-Hz bins, a tonal note of the track stands out of the recording's spectrum at its own frequency
+(a local prominence), wherever no harmonic of the voice covers it. Once a play is matched, its track and
+alignment are known, so the track's strongest peaks over the stretch can be looked for one by one:
+the mean prominence of the recording at those bins, against the same at the peaks moved in frequency
+or in time (the same music, not at its own notes or not at its own time). Speech or other music before
+a track joined mid-way has no prominence at the track's notes more than elsewhere.
+
+Needs the audio itself (the stored fingerprints and band levels are too coarse), so it is computed only
+for the few stretches that the cheaper tests in `talkover` leave undecided: the recording's stretch and
+the track's first seconds are decoded then (`StretchAudio`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from pige_pipeline.audio.decode import AudioDecodeError, decode_mono
+
+log = logging.getLogger(__name__)
+
+RATE = 11025
+WINDOW = 1024  # 93 ms: 10.8-Hz bins, fine enough to see between a voice's harmonics
+HOP = 256
+FRAME_S = HOP / RATE
+_FREQS = np.fft.rfftfreq(WINDOW, 1.0 / RATE)
+LOW_HZ, HIGH_HZ = 300.0, 4000.0
+# Bins kept on either side of the band, so that prominences and shifts stay inside the array.
+_PAD = 20
+_LO = int(np.searchsorted(_FREQS, LOW_HZ)) - _PAD
+_HI = int(np.searchsorted(_FREQS, HIGH_HZ)) + _PAD
+_HANN = np.hanning(WINDOW).astype(np.float32)
+# The track's peaks per frame: local maxima over +-PEAK_SPAN bins, the PEAKS_PER_FRAME strongest, within
+# PEAK_RANGE_DB of the frame's strongest and above PEAK_FLOOR_DB (a silent intro has none).
+PEAKS_PER_FRAME = 8
+PEAK_SPAN = 3
+PEAK_RANGE_DB = 40.0
+PEAK_FLOOR_DB = 20.0
+# A bin's prominence: its level above the mean of the bins PROMINENCE_SPAN away on either side.
+PROMINENCE_SPAN = 4
+# Wrong placements of the track's peaks: moved in frequency (bins) and in time (seconds).
+BIN_SHIFTS = (-13, -9, -5, 5, 9, 13)
+TIME_SHIFTS_S = (-3.0, -1.5, 1.5, 3.0)
+# Each placement is searched this far either side of the fingerprints' alignment.
+SEARCH_S = 0.25
+
+
+class StretchAudio(Protocol):
+    """The audio that `track_heard` needs, decoded on demand (11025 Hz mono int16, or None)."""
+
+    def recording(self, start_s: float, end_s: float) -> np.ndarray | None:
+        """The recording over [start_s, end_s) (the matcher's time base), None where not all recorded."""
+
+    def track_head(self, track: int, seconds: float) -> np.ndarray | None:
+        """The first `seconds` of catalogue track `track` (index order), None where it cannot be read."""
+
+
+class TrackHeads:
+    """Catalogue tracks' first seconds, decoded from their files when first asked for, then kept."""
+
+    def __init__(self, files: Sequence[Path | str]) -> None:
+        self._files = list(files)
+        self._heads: dict[tuple[int, float], np.ndarray | None] = {}
+
+    def track_head(self, track: int, seconds: float) -> np.ndarray | None:
+        if (track, seconds) not in self._heads:
+            try:
+                head = decode_mono(self._files[track], RATE, duration_s=seconds)
+            except (AudioDecodeError, OSError) as exc:
+                # Only the refinement of this play's start is lost; the play itself stands.
+                log.warning("catalogue file %s unreadable (%s): intros not checked", self._files[track], exc)
+                head = None
+            self._heads[(track, seconds)] = head
+        return self._heads[(track, seconds)]
+
+
+class SamplesAudio(TrackHeads):
+    """`StretchAudio` over pieces already in memory: (offset_s, samples at RATE) (CLI, benchmarks)."""
+
+    def __init__(self, pieces: Sequence[tuple[float, np.ndarray]], files: Sequence[Path | str]) -> None:
+        super().__init__(files)
+        self._pieces = list(pieces)
+
+    def recording(self, start_s: float, end_s: float) -> np.ndarray | None:
+        for offset, samples in self._pieces:
+            a, b = round((start_s - offset) * RATE), round((end_s - offset) * RATE)
+            if 0 <= a < b <= len(samples):
+                return samples[a:b]
+        return None
+
+
+def fine_spectrum(samples: np.ndarray) -> np.ndarray:
+    """(frames, bins) float32 dB over LOW_HZ-HIGH_HZ (plus `_PAD` bins each side), frame k at k * HOP."""
+    x = np.ascontiguousarray(samples, dtype=np.float32)
+    n = 0 if len(x) < WINDOW else (len(x) - WINDOW) // HOP + 1
+    if n == 0:
+        return np.zeros((0, _HI - _LO), dtype=np.float32)
+    frames = np.lib.stride_tricks.as_strided(x, (n, WINDOW), (x.strides[0] * HOP, x.strides[0]))
+    spec = np.fft.rfft(frames * _HANN, axis=1)[:, _LO:_HI]
+    return (10 * np.log10(np.square(spec.real) + np.square(spec.imag) + 1.0)).astype(np.float32)
+
+
+def _peak_bins(spec: np.ndarray) -> np.ndarray:
+    """(frames, PEAKS_PER_FRAME) int: the bins of each frame's strongest local maxima in the band, -1
+    where a frame has fewer."""
+    local = np.ones(spec.shape, dtype=bool)
+    for d in range(1, PEAK_SPAN + 1):
+        local[:, d:] &= spec[:, d:] > spec[:, :-d]
+        local[:, :-d] &= spec[:, :-d] >= spec[:, d:]
+    local[:, :_PAD] = local[:, -_PAD:] = False
+    ranked = np.where(local, spec, -np.inf)
+    top = np.argsort(-ranked, axis=1)[:, :PEAKS_PER_FRAME]
+    level = np.take_along_axis(ranked, top, axis=1)
+    keep = (level > spec.max(axis=1, keepdims=True) - PEAK_RANGE_DB) & (level > PEAK_FLOOR_DB)
+    return np.where(keep, top, -1)
+
+
+def _prominence(spec: np.ndarray) -> np.ndarray:
+    k = PROMINENCE_SPAN
+    out = np.zeros_like(spec)
+    out[:, k:-k] = spec[:, k:-k] - 0.5 * (spec[:, : -2 * k] + spec[:, 2 * k :])
+    return out
+
+
+def _mean_at(prom: np.ndarray, bins: np.ndarray) -> float:
+    """Mean of `prom[i, bins[i, k]]` over the valid bins (>= 0 and inside the array)."""
+    ok = (bins >= 0) & (bins < prom.shape[1])
+    if not ok.any():
+        return float("nan")
+    rows = np.broadcast_to(np.arange(len(bins))[:, None], bins.shape)
+    return float(prom[rows[ok], bins[ok]].mean())
+
+
+def track_heard(
+    recording: np.ndarray, head: np.ndarray, stretch_s: float, track_offset_s: float, speed: float
+) -> tuple[float, float] | None:
+    """(mean prominence at the track's peaks, highest at a wrong placement) over a recording stretch.
+
+    `recording`: the stretch's samples; `head`: the track's first seconds; `track_offset_s`: the track's
+    second heard at the stretch's first sample; `speed`: track seconds per recording second. The
+    alignment inferred from the fingerprints is good to about one fingerprint item (0.12 s), and
+    staccato music decorrelates within that, so each placement takes the best of +-`SEARCH_S`. A speed
+    change may or may not move the pitch (resampled, or time-compressed): both are tried. None where
+    the track has no peaks over the stretch.
+    """
+    rec = fine_spectrum(recording[: int(stretch_s * RATE)])
+    ref = fine_spectrum(head)
+    if len(rec) == 0 or len(ref) == 0:
+        return None
+    prom = _prominence(rec)
+    peaks = _peak_bins(ref)
+    t = np.arange(len(rec)) * FRAME_S
+    pitches = (1.0,) if speed == 1.0 else (1.0, speed)
+    search = np.arange(-SEARCH_S, SEARCH_S + 1e-9, FRAME_S)
+    align, wrong = -np.inf, -np.inf
+    for time_shift in (0.0, *TIME_SHIFTS_S):
+        for delta in search:
+            j = np.rint((track_offset_s + t * speed + time_shift + delta) / FRAME_S).astype(np.int64)
+            ok = (j >= 0) & (j < len(ref))
+            if ok.sum() < 0.8 * len(t):
+                continue
+            bins = np.full((len(t), PEAKS_PER_FRAME), -1, dtype=np.int64)
+            bins[ok] = peaks[j[ok]]
+            for pitch in pitches:
+                # Bin b of the track sounds at bin b * pitch of the recording (bins counted from 0 Hz).
+                moved = np.where(bins >= 0, np.rint((bins + _LO) * pitch).astype(np.int64) - _LO, -1)
+                for bin_shift in (0, *BIN_SHIFTS) if time_shift == 0.0 else (0,):
+                    value = _mean_at(prom, np.where(moved >= 0, moved + bin_shift, -1))
+                    if np.isnan(value):
+                        continue
+                    if time_shift == 0.0 and bin_shift == 0:
+                        align = max(align, value)
+                    else:
+                        wrong = max(wrong, value)
+    if not np.isfinite(align):
+        return None
+    return align, wrong if np.isfinite(wrong) else float("nan")

@@ -4,16 +4,30 @@ from __future__ import annotations
 
 import subprocess
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
+import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
 
 from pige_pipeline.audio.decode import decode_mono
+from pige_pipeline.hours import partition_key_for
+from pige_pipeline.lib.resources import PigeResource, pige_resources
 from pige_pipeline.testing.sources import french_prompts, singularity_tracks
 
 RATE = 11025
+
+
+def materialize(assets: list, data_root: Path, hour: datetime | None = None) -> dg.ExecuteInProcessResult:
+    """Materialize `assets` (for `hour`'s partition) on `data_root`, in process, on a throwaway instance."""
+    return dg.materialize(
+        assets,
+        partition_key=partition_key_for(hour) if hour else None,
+        resources=pige_resources(PigeResource(data_root=str(data_root))),
+        instance=dg.DagsterInstance.ephemeral(),
+    )
 
 
 def ffmpeg(*args: str) -> None:

@@ -6,7 +6,6 @@ import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,22 +17,11 @@ from pige_pipeline.airplay.index import load_index
 from pige_pipeline.airplay.unknown import UnknownSegment, UnknownStore
 from pige_pipeline.audio.decode import decode_mono
 from pige_pipeline.defs.airplay.assets import airplay_events, catalogue, unknown_music
-from pige_pipeline.hours import partition_key_for
-from pige_pipeline.lib.resources import PigeResource, pige_resources
 from pige_pipeline.store.parquet import read_asset_hour, read_asset_range, write_asset_hour
 
-from .conftest import RATE, Catalogue, speech
+from .conftest import RATE, Catalogue, materialize, speech
 
 H = datetime(2026, 3, 1, 10, tzinfo=UTC)
-
-
-def _materialize(assets: list, data_root: Path, hour: datetime | None = None) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
-        assets,
-        partition_key=partition_key_for(hour) if hour else None,
-        resources=pige_resources(PigeResource(data_root=str(data_root))),
-        instance=dg.DagsterInstance.ephemeral(),
-    )
 
 
 @pytest.mark.slow  # four Dagster runs and a catalogue index: ~10 s alone, more on shared CI cores
@@ -45,7 +33,7 @@ def test_play_across_the_hour_boundary_is_reported_once(small_catalogue: Catalog
             {"stations": [{"id": "fm1", "name": "FM 1", "stream_url": "http://127.0.0.1:8000/fm1"}]}
         )
     )
-    assert _materialize([catalogue], data_root).success
+    assert materialize([catalogue], data_root).success
     assert load_index(data_root / "state" / "catalogue").n_tracks == 4
     # SNG-002 starts 20 s before 11:00 and plays 40 s: 20 s in each hour, after talk / before other music.
     track = decode_mono(small_catalogue.tracks["SNG-002"], RATE)
@@ -57,7 +45,7 @@ def test_play_across_the_hour_boundary_is_reported_once(small_catalogue: Catalog
                      fingerprint_rows([(0.0, after)], RATE), FINGERPRINTS_SCHEMA)  # fmt: skip
     # The later hour first: the order the hours run in must not matter.
     for hour in (H + timedelta(hours=1), H):
-        result = _materialize([airplay_events], data_root, hour)
+        result = materialize([airplay_events], data_root, hour)
         assert result.success
     first = read_asset_hour(data_root, "airplay_events", "fm1", H)
     second = read_asset_hour(data_root, "airplay_events", "fm1", H + timedelta(hours=1))
@@ -74,7 +62,7 @@ def test_play_across_the_hour_boundary_is_reported_once(small_catalogue: Catalog
     assert abs(play["duration_s"] - 40.0) <= 1.5
     # The 40 s of music after the play match no track: unknown music, with a cluster.
     for hour in (H, H + timedelta(hours=1)):
-        assert _materialize([unknown_music], data_root, hour).success
+        assert materialize([unknown_music], data_root, hour).success
     assert read_asset_hour(data_root, "unknown_music", "fm1", H).empty
     unknown = read_asset_hour(data_root, "unknown_music", "fm1", H + timedelta(hours=1))
     assert len(unknown) == 1 and unknown["cluster_id"].iat[0].startswith("unk-")

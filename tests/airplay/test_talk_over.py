@@ -3,25 +3,32 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from scipy.io import wavfile
 
-from pige_pipeline.airplay import fingerprint_rows
+from pige_pipeline.airplay import FINGERPRINTS_SCHEMA, fingerprint_rows
 from pige_pipeline.airplay.catalogue import load_catalogue
 from pige_pipeline.airplay.fine_presence import SamplesAudio
 from pige_pipeline.airplay.index import load_index, save_index, update_index
 from pige_pipeline.airplay.matcher import Play, match_fingerprint_rows
 from pige_pipeline.airplay.presence import BANDS, HEAD_FRAMES
 from pige_pipeline.audio.decode import decode_mono
+from pige_pipeline.defs.airplay.assets import airplay_events, catalogue
+from pige_pipeline.store.chunks import chunk_path
+from pige_pipeline.store.parquet import read_asset_hour, write_asset_hour
 from pige_pipeline.testing.sources import singularity_tracks
 
-from .conftest import RATE, Catalogue, excerpt, mix_to_mp3, speech
+from .conftest import RATE, Catalogue, excerpt, materialize, mix_to_mp3, speech
 
+HOUR = datetime(2026, 3, 1, 10, tzinfo=UTC)
 DUCK_DB = 8.0
 TALK_S = 15.0
 BEFORE_S = 10.0
@@ -142,26 +149,64 @@ def notes_catalogue(tmp_path_factory: pytest.TempPathFactory) -> Catalogue:
     return Catalogue(csv, root, {"NOTES-01": track}, track)
 
 
-def test_talk_then_a_voice_over_the_intro_is_heard_in_the_notes(
-    notes_catalogue: Catalogue, tmp_path: Path
-) -> None:
-    """10 s of talk, then the presenter talks 15 s over the intro, ducked 8 dB: the level figures see
-    speech then speech and the band spectrum does not follow the track, but the track's notes stand out
-    between the voice's harmonics in the decoded audio (`fine_presence`)."""
-    index = update_index(load_catalogue(notes_catalogue.csv), tmp_path / "state", persist=False).index
-    track = decode_mono(notes_catalogue.tracks["NOTES-01"], RATE).astype(np.float64)
+def _talk_then_voice_over_notes(catalogue: Catalogue) -> list[np.ndarray]:
+    """10 s of talk, then the presenter talks 15 s over the intro of NOTES-01, ducked 8 dB."""
+    track = decode_mono(catalogue.tracks["NOTES-01"], RATE).astype(np.float64)
     voice = speech(BEFORE_S + TALK_S).astype(np.float64)
     alone, over = voice[: int(BEFORE_S * RATE)], voice[int(BEFORE_S * RATE) :]
     over *= _rms(track[int(12 * RATE) :]) / _rms(over)
     alone *= _rms(track) / _rms(alone)
     talk_over = track.copy()
     talk_over[: len(over)] = talk_over[: len(over)] * 10 ** (-DUCK_DB / 20) + over
-    stored_only = _detect(index, [alone, talk_over], tmp_path / "stored.mp3", decoded=False)
+    return [alone, talk_over]
+
+
+def test_talk_then_a_voice_over_the_intro_is_heard_in_the_notes(
+    notes_catalogue: Catalogue, tmp_path: Path
+) -> None:
+    """The level figures see speech then speech and the band spectrum does not follow the track under
+    the voice, but the track's notes stand out between the voice's harmonics in the decoded audio."""
+    index = update_index(load_catalogue(notes_catalogue.csv), tmp_path / "state", persist=False).index
+    segments = _talk_then_voice_over_notes(notes_catalogue)
+    stored_only = _detect(index, segments, tmp_path / "stored.mp3", decoded=False)
     assert [p.track_id for p in stored_only] == ["NOTES-01"], stored_only
     assert stored_only[0].start_s > BEFORE_S + 5.0, "the stored figures alone found it: pick another mix"
-    plays = _detect(index, [alone, talk_over], tmp_path / "notes.mp3")
+    plays = _detect(index, segments, tmp_path / "notes.mp3")
     assert [p.track_id for p in plays] == ["NOTES-01"], plays
     assert abs(plays[0].start_s - BEFORE_S) <= 1.0, f"start {plays[0].start_s:.2f} s, track at {BEFORE_S} s"
+
+
+@pytest.mark.slow  # two Dagster runs and a catalogue index
+def test_the_hourly_asset_decodes_the_chunk_for_the_notes(notes_catalogue: Catalogue, tmp_path: Path) -> None:
+    """`airplay_events` decodes the stretch from the hour's chunk in the store and the intro from the
+    catalogue file: the same start as above, through the pipeline."""
+    data_root = tmp_path / "data"
+    shutil.copytree(notes_catalogue.dir, data_root / "catalogue")
+    (data_root / "stations.yaml").write_text(
+        yaml.safe_dump(
+            {"stations": [{"id": "fm1", "name": "FM 1", "stream_url": "http://127.0.0.1:8000/fm1"}]}
+        )
+    )
+    assert materialize([catalogue], data_root).success
+    at_s = 600.0  # the chunk begins 10 min into the hour (the recorder restarted there)
+    mp3 = mix_to_mp3(
+        [np.clip(s, -32768, 32767).astype(np.int16) for s in _talk_then_voice_over_notes(notes_catalogue)],
+        tmp_path / "chunk.mp3",
+    )
+    chunk = chunk_path(data_root, "fm1", HOUR + timedelta(seconds=at_s), "mp3")
+    chunk.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(mp3, chunk)
+    rows = fingerprint_rows([(at_s, decode_mono(chunk, RATE))], RATE)
+    write_asset_hour(data_root, "fingerprints", "fm1", HOUR, rows, FINGERPRINTS_SCHEMA)
+    assert materialize([airplay_events], data_root, HOUR).success
+    events = read_asset_hour(data_root, "airplay_events", "fm1", HOUR)
+    assert list(events["track_id"]) == ["NOTES-01"], events
+    assert abs(events["start_s"].iat[0] - (at_s + BEFORE_S)) <= 1.0, events["start_s"].iat[0]
+    # Without the chunk (expired), the stored figures alone decide: the intro starts late, no error.
+    chunk.unlink()
+    assert materialize([airplay_events], data_root, HOUR).success
+    events = read_asset_hour(data_root, "airplay_events", "fm1", HOUR)
+    assert events["start_s"].iat[0] > at_s + BEFORE_S + 5.0, events["start_s"].iat[0]
 
 
 def test_other_music_then_a_track_joined_mid_way_is_not_extended(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,11 +12,15 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
+from pige_pipeline.airplay.catalogue import load_catalogue
+from pige_pipeline.airplay.index import update_index
 from pige_pipeline.audio.decode import decode_mono
+from pige_pipeline.defs.airplay.assets import catalogue
 from pige_pipeline.hours import partition_key_for
 from pige_pipeline.lib.resources import PigeResource, pige_resources
-from pige_pipeline.testing.sources import french_prompts, singularity_tracks
+from pige_pipeline.testing.sources import SINGULARITY_MUSIC, french_prompts, singularity_tracks
 
 RATE = 11025
 
@@ -64,6 +69,35 @@ def small_catalogue(tmp_path_factory: pytest.TempPathFactory) -> Catalogue:
     pd.DataFrame(rows).to_csv(csv, index=False)
     outside = excerpt(music[9], 30, 40, root / "outside.flac")
     return Catalogue(csv, root, tracks, outside)
+
+
+AWAKENING = SINGULARITY_MUSIC / "Awakening.ogg"
+
+
+@pytest.fixture(scope="module")
+def awakening_index(tmp_path_factory: pytest.TempPathFactory):
+    """The index of a catalogue holding only Singularity's "Awakening" (whole)."""
+    root = tmp_path_factory.mktemp("awakening")
+    csv = root / "catalogue.csv"
+    row = {
+        "track_id": "AWK-01",
+        "title": "Awakening",
+        "artist": "Singularity",
+        "isrc": "",
+        "path": str(AWAKENING),
+    }
+    pd.DataFrame([row]).to_csv(csv, index=False)
+    return update_index(load_catalogue(csv), root / "state", persist=False).index
+
+
+def station_data_root(catalogue_dir: Path, tmp_path: Path) -> Path:
+    """A data root with station fm1 and the catalogue under `catalogue_dir`, indexed by its asset."""
+    data_root = tmp_path / "data"
+    shutil.copytree(catalogue_dir, data_root / "catalogue")
+    station = {"id": "fm1", "name": "FM 1", "stream_url": "http://127.0.0.1:8000/fm1"}
+    (data_root / "stations.yaml").write_text(yaml.safe_dump({"stations": [station]}))
+    assert materialize([catalogue], data_root).success
+    return data_root
 
 
 def speech(seconds: float) -> np.ndarray:

@@ -2,38 +2,29 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from pige_pipeline.airplay import FINGERPRINTS_SCHEMA, fingerprint_rows
 from pige_pipeline.airplay.events import play_rows, plays_table
 from pige_pipeline.airplay.index import load_index
 from pige_pipeline.airplay.unknown import UnknownSegment, UnknownStore
 from pige_pipeline.audio.decode import decode_mono
-from pige_pipeline.defs.airplay.assets import airplay_events, catalogue, unknown_music
+from pige_pipeline.defs.airplay.assets import airplay_events, unknown_music
 from pige_pipeline.store.parquet import read_asset_hour, read_asset_range, write_asset_hour
 
-from .conftest import RATE, Catalogue, materialize, speech
+from .conftest import RATE, Catalogue, materialize, speech, station_data_root
 
 H = datetime(2026, 3, 1, 10, tzinfo=UTC)
 
 
 @pytest.mark.slow  # four Dagster runs and a catalogue index: ~10 s alone, more on shared CI cores
 def test_play_across_the_hour_boundary_is_reported_once(small_catalogue: Catalogue, tmp_path: Path) -> None:
-    data_root = tmp_path / "data"
-    shutil.copytree(small_catalogue.dir, data_root / "catalogue")
-    (data_root / "stations.yaml").write_text(
-        yaml.safe_dump(
-            {"stations": [{"id": "fm1", "name": "FM 1", "stream_url": "http://127.0.0.1:8000/fm1"}]}
-        )
-    )
-    assert materialize([catalogue], data_root).success
+    data_root = station_data_root(small_catalogue.dir, tmp_path)
     assert load_index(data_root / "state" / "catalogue").n_tracks == 4
     # SNG-002 starts 20 s before 11:00 and plays 40 s: 20 s in each hour, after talk / before other music.
     track = decode_mono(small_catalogue.tracks["SNG-002"], RATE)

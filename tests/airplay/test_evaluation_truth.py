@@ -7,14 +7,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from benchmarks.airplay_eval import score_station
 from benchmarks.airplay_heldout import shared_spans
 from pige_pipeline.airplay import fingerprint_rows
-from pige_pipeline.airplay.catalogue import load_catalogue
-from pige_pipeline.airplay.index import update_index
 from pige_pipeline.airplay.matcher import DEFAULT_PARAMS, Play, match_fingerprint_rows
 from pige_pipeline.audio.decode import decode_mono
 from pige_pipeline.testing.airplay_evalset import HELD_OUT_PROGRAMME, Station, programme, rms_norm
@@ -22,27 +19,10 @@ from pige_pipeline.testing.airplay_evalset import RATE as PROGRAMME_RATE
 from pige_pipeline.testing.shared_recording import recording_correlation, shares_recording
 from pige_pipeline.testing.sources import SINGULARITY_MUSIC, french_prompts
 
-from .conftest import RATE, excerpt, mix_to_mp3
+from .conftest import AWAKENING, RATE, excerpt, mix_to_mp3
 
-AWAKENING = SINGULARITY_MUSIC / "Awakening.ogg"
 COHERENCE = SINGULARITY_MUSIC / "Coherence.ogg"
 NEBULA = SINGULARITY_MUSIC / "Nebula.ogg"
-
-
-@pytest.fixture(scope="module")
-def awakening(tmp_path_factory: pytest.TempPathFactory):
-    """A catalogue holding Awakening, and its index."""
-    root = tmp_path_factory.mktemp("truth")
-    csv = root / "catalogue.csv"
-    row = {
-        "track_id": "AWK-01",
-        "title": "Awakening",
-        "artist": "Singularity",
-        "isrc": "",
-        "path": str(AWAKENING),
-    }
-    pd.DataFrame([row]).to_csv(csv, index=False)
-    return update_index(load_catalogue(csv), root / "state", persist=False).index
 
 
 def _clean(path: Path, start_s: float, seconds: float, dest: Path) -> np.ndarray:
@@ -63,11 +43,13 @@ def test_another_mix_of_a_recording_shares_it(tmp_path: Path) -> None:
     assert not shares_recording(corr, wrong), (corr, wrong)
 
 
-def test_a_piece_that_only_resembles_a_track_does_not_share_its_recording(awakening, tmp_path: Path) -> None:
+def test_a_piece_that_only_resembles_a_track_does_not_share_its_recording(
+    awakening_index, tmp_path: Path
+) -> None:
     """Coherence shares Awakening's theme: Chromaprint matches it, loosened; the spectrograms do not."""
     coherence = _clean(COHERENCE, 0, 70, tmp_path / "coherence.flac")
     rows = fingerprint_rows([(0.0, coherence)], RATE)
-    plays = match_fingerprint_rows(awakening, rows, replace(DEFAULT_PARAMS, middling_ber=1.0))
+    plays = match_fingerprint_rows(awakening_index, rows, replace(DEFAULT_PARAMS, middling_ber=1.0))
     assert [p.track_id for p in plays] == ["AWK-01"], plays
     p = plays[0]
     track = decode_mono(AWAKENING, RATE)

@@ -12,35 +12,16 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from pige_pipeline.airplay import fingerprint_rows
-from pige_pipeline.airplay.catalogue import load_catalogue
-from pige_pipeline.airplay.index import update_index
 from pige_pipeline.airplay.matcher import DEFAULT_PARAMS, Play, best_window_ber, match_fingerprint_rows
 from pige_pipeline.audio.decode import decode_mono
 from pige_pipeline.testing.sources import SINGULARITY_MUSIC
 
-from .conftest import RATE, excerpt, mix_to_mp3
+from .conftest import AWAKENING, RATE, excerpt, mix_to_mp3
 
-AWAKENING = SINGULARITY_MUSIC / "Awakening.ogg"
 COHERENCE = SINGULARITY_MUSIC / "Coherence.ogg"
-
-
-@pytest.fixture(scope="module")
-def awakening_index(tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.mktemp("related")
-    csv = root / "catalogue.csv"
-    row = {
-        "track_id": "AWK-01",
-        "title": "Awakening",
-        "artist": "Singularity",
-        "isrc": "",
-        "path": str(AWAKENING),
-    }
-    pd.DataFrame([row]).to_csv(csv, index=False)
-    return update_index(load_catalogue(csv), root / "state", persist=False).index
 
 
 def _broadcast(source: Path, start_s: float, seconds: float, dest: Path) -> list[dict]:

@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from scipy.io import wavfile
 
 from pige_pipeline.airplay import FINGERPRINTS_SCHEMA, fingerprint_rows
@@ -21,12 +20,12 @@ from pige_pipeline.airplay.index import load_index, save_index, update_index
 from pige_pipeline.airplay.matcher import Play, match_fingerprint_rows
 from pige_pipeline.airplay.presence import BANDS, HEAD_FRAMES
 from pige_pipeline.audio.decode import decode_mono
-from pige_pipeline.defs.airplay.assets import airplay_events, catalogue
+from pige_pipeline.defs.airplay.assets import airplay_events
 from pige_pipeline.store.chunks import chunk_path
 from pige_pipeline.store.parquet import read_asset_hour, write_asset_hour
 from pige_pipeline.testing.sources import singularity_tracks
 
-from .conftest import RATE, Catalogue, excerpt, materialize, mix_to_mp3, speech
+from .conftest import RATE, Catalogue, excerpt, materialize, mix_to_mp3, speech, station_data_root
 
 HOUR = datetime(2026, 3, 1, 10, tzinfo=UTC)
 DUCK_DB = 8.0
@@ -180,14 +179,7 @@ def test_talk_then_a_voice_over_the_intro_is_heard_in_the_notes(
 def test_the_hourly_asset_decodes_the_chunk_for_the_notes(notes_catalogue: Catalogue, tmp_path: Path) -> None:
     """`airplay_events` decodes the stretch from the hour's chunk in the store and the intro from the
     catalogue file: the same start as above, through the pipeline."""
-    data_root = tmp_path / "data"
-    shutil.copytree(notes_catalogue.dir, data_root / "catalogue")
-    (data_root / "stations.yaml").write_text(
-        yaml.safe_dump(
-            {"stations": [{"id": "fm1", "name": "FM 1", "stream_url": "http://127.0.0.1:8000/fm1"}]}
-        )
-    )
-    assert materialize([catalogue], data_root).success
+    data_root = station_data_root(notes_catalogue.dir, tmp_path)
     at_s = 600.0  # the chunk begins 10 min into the hour (the recorder restarted there)
     mp3 = mix_to_mp3(
         [np.clip(s, -32768, 32767).astype(np.int16) for s in _talk_then_voice_over_notes(notes_catalogue)],

@@ -48,6 +48,10 @@ class MatchParams:
     smooth_items: int = 24
     max_drift: int = 8
     merge_gap_s: float = 20.0
+    # Two runs of one track are one airing when their alignments agree within 3 s, or within this share
+    # of the airing's length: a programme time-compressed 2-4 % (pitch kept) matches at speed 1.0 and
+    # drifts off the diagonal by that share, so its plays come in pieces.
+    merge_drift: float = 0.04
     min_run_s: float = 4.0
     min_play_s: float = 10.0
     min_votes: int = 3
@@ -527,7 +531,10 @@ def resolve(plays: list[Play], params: MatchParams = DEFAULT_PARAMS) -> list[Pla
                 shift = (play.start_s - other.start_s) - (
                     play.ref_offset_s - other.ref_offset_s
                 ) / other.speed
-                if overlap > -params.merge_gap_s and abs(shift) < 3.0:
+                # Each run's offset comes from its own diagonal, so they disagree by the drift over
+                # the whole airing, not only over the gap between their starts.
+                drift = params.merge_drift * (max(play.end_s, other.end_s) - min(play.start_s, other.start_s))
+                if overlap > -params.merge_gap_s and abs(shift) < max(3.0, drift):
                     if play.ber < params.accept_ber:
                         _absorb(other, play)
                     settled = True

@@ -117,7 +117,7 @@ def _peak_bins(spec: np.ndarray) -> np.ndarray:
         local[:, :-d] &= spec[:, :-d] >= spec[:, d:]
     local[:, :_PAD] = local[:, -_PAD:] = False
     ranked = np.where(local, spec, -np.inf)
-    top = np.argsort(-ranked, axis=1)[:, :PEAKS_PER_FRAME]
+    top = np.argpartition(-ranked, PEAKS_PER_FRAME - 1, axis=1)[:, :PEAKS_PER_FRAME]
     level = np.take_along_axis(ranked, top, axis=1)
     keep = (level > spec.max(axis=1, keepdims=True) - PEAK_RANGE_DB) & (level > PEAK_FLOOR_DB)
     return np.where(keep, top, -1)
@@ -130,56 +130,74 @@ def _prominence(spec: np.ndarray) -> np.ndarray:
     return out
 
 
-def _mean_at(prom: np.ndarray, bins: np.ndarray) -> float:
-    """Mean of `prom[i, bins[i, k]]` over the valid bins (>= 0 and inside the array)."""
-    ok = (bins >= 0) & (bins < prom.shape[1])
-    if not ok.any():
-        return float("nan")
-    rows = np.broadcast_to(np.arange(len(bins))[:, None], bins.shape)
-    return float(prom[rows[ok], bins[ok]].mean())
-
-
 def track_heard(
-    recording: np.ndarray, head: np.ndarray, stretch_s: float, track_offset_s: float, speed: float
-) -> tuple[float, float] | None:
-    """(mean prominence at the track's peaks, highest at a wrong placement) over a recording stretch.
+    recording: np.ndarray, head: np.ndarray, spans_s: Sequence[float], track_offset_s: float, speed: float
+) -> list[tuple[float, float] | None]:
+    """Per span: (mean prominence at the track's peaks, highest at a wrong placement) over the first
+    `span_s` of a recording stretch.
 
     `recording`: the stretch's samples; `head`: the track's first seconds; `track_offset_s`: the track's
     second heard at the stretch's first sample; `speed`: track seconds per recording second. The
     alignment inferred from the fingerprints is good to about one fingerprint item (0.12 s), and
     staccato music decorrelates within that, so each placement takes the best of +-`SEARCH_S`. A speed
     change may or may not move the pitch (resampled, or time-compressed): both are tried. None where
-    the track has no peaks over the stretch.
+    the track has no peaks over the span.
     """
-    rec = fine_spectrum(recording[: int(stretch_s * RATE)])
+    rec = fine_spectrum(recording[: int(max(spans_s, default=0.0) * RATE)])
     ref = fine_spectrum(head)
     if len(rec) == 0 or len(ref) == 0:
-        return None
+        return [None for _ in spans_s]
     prom = _prominence(rec)
     peaks = _peak_bins(ref)
-    t = np.arange(len(rec)) * FRAME_S
+    return [_placements(prom[: _frames(span_s)], peaks, track_offset_s, speed) for span_s in spans_s]
+
+
+def _frames(span_s: float) -> int:
+    samples = int(span_s * RATE)
+    return 0 if samples < WINDOW else (samples - WINDOW) // HOP + 1
+
+
+def _placements(
+    prom: np.ndarray, peaks: np.ndarray, track_offset_s: float, speed: float
+) -> tuple[float, float] | None:
+    """(best mean prominence at the aligned peaks, best at a wrong placement), each over the search."""
+    n, n_bins = prom.shape
+    if n == 0:
+        return None
+    t = np.arange(n) * FRAME_S
+    rows = np.arange(n)[None, :, None]
     pitches = (1.0,) if speed == 1.0 else (1.0, speed)
     search = np.arange(-SEARCH_S, SEARCH_S + 1e-9, FRAME_S)
     align, wrong = -np.inf, -np.inf
     for time_shift in (0.0, *TIME_SHIFTS_S):
-        for delta in search:
-            j = np.rint((track_offset_s + t * speed + time_shift + delta) / FRAME_S).astype(np.int64)
-            ok = (j >= 0) & (j < len(ref))
-            if ok.sum() < 0.8 * len(t):
-                continue
-            bins = np.full((len(t), PEAKS_PER_FRAME), -1, dtype=np.int64)
-            bins[ok] = peaks[j[ok]]
-            for pitch in pitches:
-                # Bin b of the track sounds at bin b * pitch of the recording (bins counted from 0 Hz).
-                moved = np.where(bins >= 0, np.rint((bins + _LO) * pitch).astype(np.int64) - _LO, -1)
-                for bin_shift in (0, *BIN_SHIFTS) if time_shift == 0.0 else (0,):
-                    value = _mean_at(prom, np.where(moved >= 0, moved + bin_shift, -1))
-                    if np.isnan(value):
-                        continue
-                    if time_shift == 0.0 and bin_shift == 0:
-                        align = max(align, value)
-                    else:
-                        wrong = max(wrong, value)
+        j = np.rint((track_offset_s + t[None, :] * speed + time_shift + search[:, None]) / FRAME_S).astype(
+            np.int64
+        )
+        ok = (j >= 0) & (j < len(peaks))  # (placements, frames)
+        usable = ok.any(axis=1) & (ok.sum(axis=1) >= 0.8 * n)
+        if not usable.any():
+            continue
+        bins = np.where(ok[:, :, None], peaks[np.clip(j, 0, len(peaks) - 1)], -1)
+        for pitch in pitches:
+            # Bin b of the track sounds at bin b * pitch of the recording (bins counted from 0 Hz).
+            moved = (
+                bins
+                if pitch == 1.0
+                else np.where(bins >= 0, np.rint((bins + _LO) * pitch).astype(np.int64) - _LO, -1)
+            )
+            for bin_shift in (0, *BIN_SHIFTS) if time_shift == 0.0 else (0,):
+                at = np.where(moved >= 0, moved + bin_shift, -1)
+                inside = (at >= 0) & (at < n_bins)
+                values = np.where(inside, prom[rows, np.clip(at, 0, n_bins - 1)], 0.0)
+                counts = inside.sum(axis=(1, 2))
+                means = values.sum(axis=(1, 2)) / np.maximum(counts, 1)
+                means = means[usable & (counts > 0)]
+                if not len(means):
+                    continue
+                if time_shift == 0.0 and bin_shift == 0:
+                    align = max(align, float(means.max()))
+                else:
+                    wrong = max(wrong, float(means.max()))
     if not np.isfinite(align):
         return None
     return align, wrong if np.isfinite(wrong) else float("nan")

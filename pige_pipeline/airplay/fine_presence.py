@@ -97,14 +97,20 @@ class SamplesAudio(TrackHeads):
         return None
 
 
-def fine_spectrum(samples: np.ndarray) -> np.ndarray:
-    """(frames, bins) float32 dB over LOW_HZ-HIGH_HZ (plus `_PAD` bins each side), frame k at k * HOP."""
+def stft(samples: np.ndarray, lo_bin: int, hi_bin: int) -> np.ndarray:
+    """(frames, hi_bin - lo_bin) complex: the `WINDOW`-sample Hann spectra every `HOP` samples of
+    `samples` at `RATE`, bins lo_bin..hi_bin-1 (frame k from sample k * HOP)."""
     x = np.ascontiguousarray(samples, dtype=np.float32)
     n = 0 if len(x) < WINDOW else (len(x) - WINDOW) // HOP + 1
     if n == 0:
-        return np.zeros((0, _HI - _LO), dtype=np.float32)
+        return np.zeros((0, hi_bin - lo_bin), dtype=np.complex64)
     frames = np.lib.stride_tricks.as_strided(x, (n, WINDOW), (x.strides[0] * HOP, x.strides[0]))
-    spec = np.fft.rfft(frames * _HANN, axis=1)[:, _LO:_HI]
+    return np.fft.rfft(frames * _HANN, axis=1)[:, lo_bin:hi_bin]
+
+
+def fine_spectrum(samples: np.ndarray) -> np.ndarray:
+    """(frames, bins) float32 dB over LOW_HZ-HIGH_HZ (plus `_PAD` bins each side), frame k at k * HOP."""
+    spec = stft(samples, _LO, _HI)
     return (10 * np.log10(np.square(spec.real) + np.square(spec.imag) + 1.0)).astype(np.float32)
 
 
@@ -174,7 +180,7 @@ def _placements(
             np.int64
         )
         ok = (j >= 0) & (j < len(peaks))  # (placements, frames)
-        usable = ok.any(axis=1) & (ok.sum(axis=1) >= 0.8 * n)
+        usable = ok.sum(axis=1) >= 0.8 * n  # n >= 1: at least one frame inside
         if not usable.any():
             continue
         bins = np.where(ok[:, :, None], peaks[np.clip(j, 0, len(peaks) - 1)], -1)

@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-RATE = 11025
-WINDOW, HOP = 1024, 256
-FRAME_S = HOP / RATE
+from pige_pipeline.airplay.fine_presence import FRAME_S, RATE, WINDOW, stft
+
 _FREQS = np.fft.rfftfreq(WINDOW, 1.0 / RATE)
 _LO, _HI = int(np.searchsorted(_FREQS, 300.0)), int(np.searchsorted(_FREQS, 5000.0))
 # A shared recording correlates at least this much along the alignment, and this much more than at
@@ -31,12 +30,8 @@ WRONG_S = (-5.0, -3.0, 3.0, 5.0)
 
 
 def log_spectrogram(samples: np.ndarray) -> np.ndarray:
-    """(frames, bins) float32 dB of `samples` at `RATE`, frame k from sample k * HOP."""
-    x = np.ascontiguousarray(samples, dtype=np.float32)
-    n = 0 if len(x) < WINDOW else (len(x) - WINDOW) // HOP + 1
-    frames = np.lib.stride_tricks.as_strided(x, (n, WINDOW), (x.strides[0] * HOP, x.strides[0]))
-    spec = np.abs(np.fft.rfft(frames * np.hanning(WINDOW).astype(np.float32), axis=1))[:, _LO:_HI]
-    return (20 * np.log10(spec + 1e-3)).astype(np.float32)
+    """(frames, bins) float32 dB of `samples` at `RATE` over 300-5000 Hz (`fine_presence.stft`)."""
+    return (20 * np.log10(np.abs(stft(samples, _LO, _HI)) + 1e-3)).astype(np.float32)
 
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:

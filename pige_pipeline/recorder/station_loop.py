@@ -67,6 +67,13 @@ _OPENING = re.compile(r"Opening '(?P<path>[^']+)' for writing")
 _ERROR_HINT = re.compile(
     r"error|failed|refused|not found|denied|invalid|timed out|unreachable|\b[45]\d\d\b", re.I
 )
+# ffmpeg's words for a stream that was not there (refused, missing, cut), as opposed to one that answered
+# and then failed for another reason (bad data, a full disk).
+_STREAM_DOWN = re.compile(
+    r"HTTP error [45]\d\d|Server returned [45]\d\d|Connection refused|Connection reset|timed out|"
+    r"No route to host|Name or service not known|name resolution|Input/output error|End of file",
+    re.I,
+)
 
 
 @dataclass
@@ -128,6 +135,7 @@ class StationRecorder(threading.Thread):
         self._first_session = True
         self._codec_checked = False  # the stream itself was asked, not only the last run's record
         self._killed = False  # the last ffmpeg ended by a signal (killed), not by its stream ending
+        self._found_down = False  # the last ffmpeg ended because the stream was not there (see _STREAM_DOWN)
         self._proc: subprocess.Popen[bytes] | None = None
         # Set once the first ffmpeg is running (or the first attempt ended): salvage waits for it.
         self.launched = threading.Event()
@@ -167,6 +175,7 @@ class StationRecorder(threading.Thread):
         outage_since: float | None = None
         while not self.stop_event.is_set():
             unsupported = False
+            self._found_down = False
             try:
                 had_audio_s = None
                 if first:
@@ -217,9 +226,10 @@ class StationRecorder(threading.Thread):
         if outage_since is None:
             self.stop_event.wait(delay_s)
             return
-        # Asked at once: a stream that does not answer now (the attempt that just ended found it down)
-        # is one whose return ends the wait.
-        seen_down = not stream_answers(self.station.stream_url, timeout_s=1.0)
+        # A stream the attempt that just ended found missing, or that does not answer now, is one whose
+        # return ends the wait. ffmpeg's own word counts: a source back 0.3 s after a 404 answers the
+        # first check already, and only asking would then take it for one that answered all along.
+        seen_down = self._found_down or not stream_answers(self.station.stream_url, timeout_s=1.0)
         if self.stop_event.wait(max(0.0, min(deadline - time.monotonic(), cfg.backoff_initial_s))):
             return
         while (left := deadline - time.monotonic()) > 0:
@@ -517,6 +527,7 @@ class StationRecorder(threading.Thread):
 
         self._killed = (proc.returncode or 0) < 0
         reason = scrub(" | ".join(stderr_tail[-3:]), station.stream_url)
+        self._found_down = bool(_STREAM_DOWN.search(reason))
         ended = audio_end or exit_at or datetime.now(UTC)
         if self.recorder.dispatcher is not None and recorded_s > 0:
             self.recorder.dispatcher.stream_down(station.id, ended)

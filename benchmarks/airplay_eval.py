@@ -188,7 +188,7 @@ def run(out: Path, quick: bool, calibrate: bool, rebuild: bool, seed: int) -> di
         f0 = _self_cpu()
         rows = fingerprint_rows([(0.0, samples)], ANALYSIS_SAMPLE_RATE)
         m0, mc0 = _self_cpu(), _child_cpu()
-        audio = SamplesAudio([(0.0, samples)], index.tracks["file"].tolist())
+        audio = SamplesAudio([(0.0, samples)], index)
         plays = match_fingerprint_rows(index, rows, params, audio)
         # The catalogue intros decoded for the notes test (talkover) are ffmpeg children: counted too.
         m1 = _self_cpu() + (_child_cpu() - mc0)

@@ -332,7 +332,7 @@ def run(out: Path, minutes: float, seed: int, rebuild: bool) -> dict:
         f0 = _self_cpu()
         rows = fingerprint_rows([(0.0, samples)], ANALYSIS_SAMPLE_RATE)
         m0, mc0 = _self_cpu(), _child_cpu()
-        audio = SamplesAudio([(0.0, samples)], index.tracks["file"].tolist())
+        audio = SamplesAudio([(0.0, samples)], index)
         plays = match_fingerprint_rows(index, rows, audio=audio)
         m1 = _self_cpu()
         # The catalogue intros decoded for the notes test (talkover) are ffmpeg children: counted too.

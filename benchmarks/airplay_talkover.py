@@ -64,7 +64,7 @@ def detect(index, rows: list[dict], path: Path | None = None) -> tuple[list, lis
         audio = None
         if path is not None:
             samples = decode_mono(path, ANALYSIS_SAMPLE_RATE)
-            audio = SamplesAudio([(0.0, samples)], index.tracks["file"].tolist())
+            audio = SamplesAudio([(0.0, samples)], index)
         plays = matcher.match_fingerprint_rows(index, rows, audio=audio)
     finally:
         matcher.extend_over_talk = original

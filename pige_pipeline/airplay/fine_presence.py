@@ -10,24 +10,24 @@ or in time (the same music, not at its own notes or not at its own time). Speech
 a track joined mid-way has no prominence at the track's notes more than elsewhere.
 
 Needs the audio itself (the stored fingerprints and band levels are too coarse), so it is computed only
-for the few stretches that the cheaper tests in `talkover` leave undecided: the recording's stretch and
-the track's first seconds are decoded then (`StretchAudio`).
+for the few stretches that the cheaper tests in `talkover` leave undecided: the recording's stretch is
+decoded then; the track's peaks over its first seconds are kept in the catalogue index (`head_peaks`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+import pandas as pd
 
-from pige_pipeline.audio.decode import AudioDecodeError, decode_mono
+from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE, AudioDecodeError, decode_mono
 
 log = logging.getLogger(__name__)
 
-RATE = 11025
+RATE = ANALYSIS_SAMPLE_RATE  # 11025 Hz: the index's peaks come from the samples it is printed from
 WINDOW = 1024  # 93 ms: 10.8-Hz bins, fine enough to see between a voice's harmonics
 HOP = 256
 FRAME_S = HOP / RATE
@@ -53,40 +53,60 @@ TIME_SHIFTS_S = (-3.0, -1.5, 1.5, 3.0)
 SEARCH_S = 0.25
 
 
+# The track's first seconds whose peaks are kept: the longest talk-over stretch (`talkover`'s
+# MAX_TALK_OVER_S, 30 s) at the fastest speed, plus the search.
+HEAD_S = 32.5
+
+
 class StretchAudio(Protocol):
-    """The audio that `track_heard` needs, decoded on demand (11025 Hz mono int16, or None)."""
+    """The audio that `track_heard` needs: the recording decoded on demand, the track's peaks."""
 
     def recording(self, start_s: float, end_s: float) -> np.ndarray | None:
-        """The recording over [start_s, end_s) (the matcher's time base), None where not all recorded."""
+        """The recording over [start_s, end_s) (the matcher's time base, 11025 Hz mono), None where not
+        all recorded."""
 
-    def track_head(self, track: int, seconds: float) -> np.ndarray | None:
-        """The first `seconds` of catalogue track `track` (index order), None where it cannot be read."""
+    def track_peaks(self, track: int) -> np.ndarray | None:
+        """`head_peaks` of catalogue track `track` (index order), None where it cannot be read."""
+
+
+class NotesIndex(Protocol):
+    """What `TrackHeads` reads from the catalogue index (`index.CatalogueIndex`)."""
+
+    tracks: pd.DataFrame
+
+    def head_peaks_of(self, track: int) -> np.ndarray | None:
+        """The stored `head_peaks` of a track, None where the index was saved without them."""
 
 
 class TrackHeads:
-    """Catalogue tracks' first seconds, decoded from their files when first asked for, then kept."""
+    """Catalogue tracks' peaks over their first `HEAD_S`: from the index, or where an index saved before
+    it kept them has none, decoded from the track's file when first asked for, then kept."""
 
-    def __init__(self, files: Sequence[Path | str]) -> None:
-        self._files = list(files)
-        self._heads: dict[tuple[int, float], np.ndarray | None] = {}
+    def __init__(self, index: NotesIndex) -> None:
+        self._index = index
+        self._decoded: dict[int, np.ndarray | None] = {}
 
-    def track_head(self, track: int, seconds: float) -> np.ndarray | None:
-        if (track, seconds) not in self._heads:
+    def track_peaks(self, track: int) -> np.ndarray | None:
+        stored = self._index.head_peaks_of(track)
+        if stored is not None:
+            return stored
+        if track not in self._decoded:
+            file = self._index.tracks["file"].iloc[track]
             try:
-                head = decode_mono(self._files[track], RATE, duration_s=seconds)
+                peaks = head_peaks(decode_mono(file, RATE, duration_s=HEAD_S))
             except (AudioDecodeError, OSError) as exc:
                 # Only the refinement of this play's start is lost; the play itself stands.
-                log.warning("catalogue file %s unreadable (%s): intros not checked", self._files[track], exc)
-                head = None
-            self._heads[(track, seconds)] = head
-        return self._heads[(track, seconds)]
+                log.warning("catalogue file %s unreadable (%s): intros not checked", file, exc)
+                peaks = None
+            self._decoded[track] = peaks
+        return self._decoded[track]
 
 
 class SamplesAudio(TrackHeads):
     """`StretchAudio` over pieces already in memory: (offset_s, samples at RATE) (CLI, benchmarks)."""
 
-    def __init__(self, pieces: Sequence[tuple[float, np.ndarray]], files: Sequence[Path | str]) -> None:
-        super().__init__(files)
+    def __init__(self, pieces: Sequence[tuple[float, np.ndarray]], index: NotesIndex) -> None:
+        super().__init__(index)
         self._pieces = list(pieces)
 
     def recording(self, start_s: float, end_s: float) -> np.ndarray | None:
@@ -129,6 +149,15 @@ def _peak_bins(spec: np.ndarray) -> np.ndarray:
     return np.where(keep, top, -1)
 
 
+def head_peaks(samples: np.ndarray) -> np.ndarray:
+    """(frames, PEAKS_PER_FRAME) int16: a track's strongest spectral peaks per frame (bins of
+    `fine_spectrum`, -1 where a frame has fewer) over its first `HEAD_S` (`samples` at RATE).
+
+    Kept in the catalogue index (about 22 kB a track), so that a notes test decodes only the recording.
+    """
+    return _peak_bins(fine_spectrum(samples[: int(HEAD_S * RATE)])).astype(np.int16)
+
+
 def _prominence(spec: np.ndarray) -> np.ndarray:
     k = PROMINENCE_SPAN
     out = np.zeros_like(spec)
@@ -137,12 +166,12 @@ def _prominence(spec: np.ndarray) -> np.ndarray:
 
 
 def track_heard(
-    recording: np.ndarray, head: np.ndarray, spans_s: Sequence[float], track_offset_s: float, speed: float
+    recording: np.ndarray, peaks: np.ndarray, spans_s: Sequence[float], track_offset_s: float, speed: float
 ) -> list[tuple[float, float] | None]:
     """Per span: (mean prominence at the track's peaks, highest at a wrong placement) over the first
     `span_s` of a recording stretch.
 
-    `recording`: the stretch's samples; `head`: the track's first seconds; `track_offset_s`: the track's
+    `recording`: the stretch's samples; `peaks`: the track's `head_peaks`; `track_offset_s`: the track's
     second heard at the stretch's first sample; `speed`: track seconds per recording second. The
     alignment inferred from the fingerprints is good to about one fingerprint item (0.12 s), and
     staccato music decorrelates within that, so each placement takes the best of +-`SEARCH_S`. A speed
@@ -150,15 +179,15 @@ def track_heard(
     the track has no peaks over the span.
     """
     rec = fine_spectrum(recording[: int(max(spans_s, default=0.0) * RATE)])
-    ref = fine_spectrum(head)
-    if len(rec) == 0 or len(ref) == 0:
+    if len(rec) == 0 or len(peaks) == 0:
         return [None for _ in spans_s]
     prom = _prominence(rec)
-    peaks = _peak_bins(ref)
-    return [_placements(prom[: _frames(span_s)], peaks, track_offset_s, speed) for span_s in spans_s]
+    peaks = peaks.astype(np.int64)
+    return [_placements(prom[: frames_in(span_s)], peaks, track_offset_s, speed) for span_s in spans_s]
 
 
-def _frames(span_s: float) -> int:
+def frames_in(span_s: float) -> int:
+    """Frames of `fine_spectrum` over `span_s` seconds."""
     samples = int(span_s * RATE)
     return 0 if samples < WINDOW else (samples - WINDOW) // HOP + 1
 

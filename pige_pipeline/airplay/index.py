@@ -13,8 +13,11 @@ stride of 2 still finds every alignment, at half the postings.
 
 It also keeps each track's first `presence.HEAD_S` as a coarse band spectrum (`heads`, uint8,
 n_tracks x HEAD_FRAMES x BANDS, ~6 kB a track), which `talkover` checks a recording against to tell
-whether a matched track was already on air under a voice. An index saved before (format 1) loads
-without it, and the talk-over rule then does without that check until the catalogue is indexed again.
+whether a matched track was already on air under a voice, and its spectral peaks over the first
+`fine_presence.HEAD_S` (`note_peaks`, int16, n_tracks x NOTE_FRAMES x PEAKS_PER_FRAME, ~22 kB a track,
+with `note_frames` the frames each track has), which the notes test looks for in the recording. An index
+saved before (format 1, or 2 without the peaks) loads without them: the talk-over rule then does without
+the head check, and the notes test decodes the track's first seconds, until the catalogue is indexed again.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ import pandas as pd
 
 from pige_pipeline.airplay.bits import pack_bits, verify_values
 from pige_pipeline.airplay.catalogue import METADATA_COLUMNS, Catalogue, CatalogueProblem, check_audio_file
+from pige_pipeline.airplay.fine_presence import HEAD_S as NOTES_HEAD_S
+from pige_pipeline.airplay.fine_presence import PEAKS_PER_FRAME, frames_in, head_peaks
 from pige_pipeline.airplay.fingerprint import CHROMAPRINT_RATE, raw_fingerprint
 from pige_pipeline.airplay.presence import BANDS, HEAD_FRAMES, HEAD_S, WINDOW, head_spectrum
 from pige_pipeline.audio.decode import ANALYSIS_SAMPLE_RATE, AudioDecodeError, decode_mono
@@ -44,9 +49,10 @@ from pige_pipeline.audio.probe import AudioProbeError
 SPEEDS: tuple[float, ...] = (0.97, 0.98, 0.99, 1.0, 1.01, 1.02, 1.03)
 POSTING_STRIDE = 2
 MIN_KEY_BITS, MAX_KEY_BITS = 14, 22
-# 2: with `heads`. Format 1 (without) still loads.
-INDEX_FORMAT = 2
-READABLE_FORMATS = (1, 2)
+# 3: with `note_peaks`; 2: with `heads` only; 1: neither. Each still loads.
+INDEX_FORMAT = 3
+READABLE_FORMATS = (1, 2, 3)
+NOTE_FRAMES = frames_in(NOTES_HEAD_S)  # of `note_peaks`, per track
 
 
 def file_sha256(path: Path) -> str:
@@ -66,6 +72,7 @@ class TrackPrints:
     prints: list[np.ndarray]  # uint32 per speed, same order as `speeds`
     speeds: tuple[float, ...] = SPEEDS
     head: np.ndarray | None = None  # presence.head_spectrum of the first HEAD_S (None: cached before it)
+    note_peaks: np.ndarray | None = None  # fine_presence.head_peaks (None: cached before them)
 
 
 def fingerprint_track(path: Path, speeds: Sequence[float] = SPEEDS) -> TrackPrints:
@@ -75,13 +82,20 @@ def fingerprint_track(path: Path, speeds: Sequence[float] = SPEEDS) -> TrackPrin
     # directly skips the level profile, which only the broadcast's unknown_music needs.
     prints = [raw_fingerprint(samples, CHROMAPRINT_RATE, s) for s in speeds]
     duration = len(samples) / ANALYSIS_SAMPLE_RATE
-    return TrackPrints(file_sha256(path), duration, prints, tuple(speeds), head_spectrum(samples))
+    return TrackPrints(
+        file_sha256(path), duration, prints, tuple(speeds), head_spectrum(samples), head_peaks(samples)
+    )
 
 
-def track_head(path: Path) -> np.ndarray:
-    """The head spectrum of a file, decoding only its first seconds (for prints cached without one)."""
-    duration = HEAD_S + 2 * WINDOW / ANALYSIS_SAMPLE_RATE
-    return head_spectrum(decode_mono(path, ANALYSIS_SAMPLE_RATE, duration_s=duration))
+def complete_heads(tp: TrackPrints, path: Path) -> None:
+    """Add what prints cached by an older pige lack (head spectrum, note peaks), decoding only the
+    file's first seconds."""
+    duration = max(HEAD_S + 2 * WINDOW / ANALYSIS_SAMPLE_RATE, NOTES_HEAD_S)
+    samples = decode_mono(path, ANALYSIS_SAMPLE_RATE, duration_s=duration)
+    if tp.head is None:
+        tp.head = head_spectrum(samples)
+    if tp.note_peaks is None:
+        tp.note_peaks = head_peaks(samples)
 
 
 def save_track_prints(path: Path, tp: TrackPrints) -> None:
@@ -94,6 +108,7 @@ def save_track_prints(path: Path, tp: TrackPrints) -> None:
         values=np.concatenate(tp.prints).astype(np.uint32) if tp.prints else np.zeros(0, np.uint32),
         duration_s=np.array(tp.duration_s),
         **({"head": tp.head} if tp.head is not None else {}),
+        **({"note_peaks": tp.note_peaks} if tp.note_peaks is not None else {}),
     )
     os.replace(tmp, path)
 
@@ -106,7 +121,8 @@ def load_track_prints(path: Path, sha256: str) -> TrackPrints | None:
             values = data["values"]
             prints = [values[bounds[i] : bounds[i + 1]].copy() for i in range(len(speeds))]
             head = data["head"].copy() if "head" in data.files else None
-            return TrackPrints(sha256, float(data["duration_s"]), prints, speeds, head)
+            peaks = data["note_peaks"].copy() if "note_peaks" in data.files else None
+            return TrackPrints(sha256, float(data["duration_s"]), prints, speeds, head, peaks)
     except (OSError, KeyError, ValueError):
         return None
 
@@ -124,6 +140,10 @@ class CatalogueIndex:
     postings: list[np.ndarray] = field(default_factory=list)  # per speed: global positions (uint32/64)
     # (n_tracks, HEAD_FRAMES, BANDS) uint8 first seconds of each track; None in a format-1 index
     heads: np.ndarray | None = None
+    # (n_tracks, NOTE_FRAMES, PEAKS_PER_FRAME) int16 fine_presence.head_peaks, -1 beyond a track's
+    # `note_frames`; None in an index saved before them
+    note_peaks: np.ndarray | None = None
+    note_frames: np.ndarray | None = None
 
     @property
     def n_tracks(self) -> int:
@@ -132,10 +152,15 @@ class CatalogueIndex:
     def segment(self, g: int) -> np.ndarray:
         return self.values[self.seg_start[g] : self.seg_start[g + 1]]
 
+    def head_peaks_of(self, track: int) -> np.ndarray | None:
+        """Track `track`'s `fine_presence.head_peaks`, None where this index has none."""
+        if self.note_peaks is None or self.note_frames is None:
+            return None
+        return np.asarray(self.note_peaks[track, : int(self.note_frames[track])])
+
     def nbytes(self) -> int:
         arrays = [self.seg_start, self.values, *self.offsets, *self.postings]
-        if self.heads is not None:
-            arrays.append(self.heads)
+        arrays += [a for a in (self.heads, self.note_peaks, self.note_frames) if a is not None]
         return int(sum(a.nbytes for a in arrays))
 
     def reference_hours(self) -> float:
@@ -154,11 +179,13 @@ def build_index(
     variant_values: Callable[[int], np.ndarray],
     speeds: Sequence[float] = SPEEDS,
     heads: np.ndarray | None = None,
+    note_peaks: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> CatalogueIndex:
     """Merge per-track prints into one index.
 
     `lengths[t, v]` is the item count of track t at speed v; `variant_values(v)` returns the uint32
-    items of every track at speed v, concatenated in track order (one speed at a time keeps memory
+    items of every track at speed v, concatenated in track order. `heads` and `note_peaks` (the peaks
+    and the frames each track has) are kept as they are (one speed at a time keeps memory
     at one variant's worth of temporaries, which matters for the 100k-track scale test).
     """
     n_tracks, n_speeds = lengths.shape
@@ -195,6 +222,8 @@ def build_index(
         offsets=offsets,
         postings=postings,
         heads=heads,
+        note_peaks=None if note_peaks is None else note_peaks[0],
+        note_frames=None if note_peaks is None else note_peaks[1],
     )
 
 
@@ -220,13 +249,28 @@ def index_from_prints(tracks: pd.DataFrame, prints: list[TrackPrints]) -> Catalo
         heads = (
             np.stack([tp.head for tp in prints]) if prints else np.zeros((0, HEAD_FRAMES, BANDS), np.uint8)
         )
+    note_peaks = None
+    if all(tp.note_peaks is not None for tp in prints):
+        note_peaks = _stack_note_peaks([tp.note_peaks for tp in prints if tp.note_peaks is not None])
     return build_index(
         tracks,
         lengths,
         lambda v: np.concatenate([tp.prints[v] for tp in prints]) if prints else np.zeros(0, np.uint32),
         speeds,
         heads,
+        note_peaks,
     )
+
+
+def _stack_note_peaks(per_track: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Tracks' peaks in one (n, NOTE_FRAMES, PEAKS_PER_FRAME) array, -1 past each track's frames."""
+    stacked = np.full((len(per_track), NOTE_FRAMES, PEAKS_PER_FRAME), -1, dtype=np.int16)
+    frames = np.zeros(len(per_track), dtype=np.int32)
+    for t, peaks in enumerate(per_track):
+        n = min(len(peaks), NOTE_FRAMES)
+        stacked[t, :n] = peaks[:n]
+        frames[t] = n
+    return stacked, frames
 
 
 # Persistence -----------------------------------------------------------------------------------
@@ -246,10 +290,14 @@ def save_index(index: CatalogueIndex, state_dir: Path) -> Path:
     index.tracks.to_parquet(target / "tracks.parquet", index=False)
     if index.heads is not None:
         np.save(target / "heads.npy", index.heads)
+    with_peaks = index.note_peaks is not None and index.note_frames is not None
+    if with_peaks:
+        np.save(target / "note_peaks.npy", index.note_peaks)
+        np.save(target / "note_frames.npy", index.note_frames)
     (target / "meta.json").write_text(
         json.dumps(
             {
-                "format": INDEX_FORMAT if index.heads is not None else 1,
+                "format": (INDEX_FORMAT if with_peaks else 2) if index.heads is not None else 1,
                 "key_bits": index.key_bits,
                 "stride": POSTING_STRIDE,
             }
@@ -268,7 +316,7 @@ def save_index(index: CatalogueIndex, state_dir: Path) -> Path:
 def load_index(state_dir: Path) -> CatalogueIndex | None:
     """The live index (memory-mapped), or None if the catalogue was never indexed.
 
-    A format-1 index (saved before `heads`) loads with `heads` None; another format gives None (the
+    An index saved before `heads` or `note_peaks` loads with them None; another format gives None (the
     catalogue must be indexed again).
     """
     current = state_dir / "CURRENT"
@@ -279,6 +327,7 @@ def load_index(state_dir: Path) -> CatalogueIndex | None:
     if meta.get("format") not in READABLE_FORMATS:
         return None
     speeds = np.load(path / "speeds.npy")
+    with_peaks = (path / "note_peaks.npy").exists() and (path / "note_frames.npy").exists()
     return CatalogueIndex(
         tracks=pd.read_parquet(path / "tracks.parquet"),
         speeds=speeds,
@@ -288,6 +337,8 @@ def load_index(state_dir: Path) -> CatalogueIndex | None:
         offsets=[np.load(path / f"offsets_{v}.npy", mmap_mode="r") for v in range(len(speeds))],
         postings=[np.load(path / f"postings_{v}.npy", mmap_mode="r") for v in range(len(speeds))],
         heads=np.load(path / "heads.npy", mmap_mode="r") if (path / "heads.npy").exists() else None,
+        note_peaks=np.load(path / "note_peaks.npy", mmap_mode="r") if with_peaks else None,
+        note_frames=np.load(path / "note_frames.npy") if with_peaks else None,
     )
 
 
@@ -330,9 +381,9 @@ def update_index(
                 save_track_prints(cache / f"{sha}.npz", tp)
                 fresh.append(entry.track_id)
             else:
-                if tp.head is None:
-                    # Cached before the index kept heads: decode only the track's first seconds.
-                    tp.head = track_head(entry.file)
+                if tp.head is None or tp.note_peaks is None:
+                    # Cached before the index kept these: decode only the track's first seconds.
+                    complete_heads(tp, entry.file)
                     save_track_prints(cache / f"{sha}.npz", tp)
                 reused.append(entry.track_id)
         except (AudioProbeError, AudioDecodeError, OSError, ValueError) as exc:

@@ -63,6 +63,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pige_pipeline.airplay.fine_presence import HEAD_S as NOTES_HEAD_S
 from pige_pipeline.airplay.fine_presence import StretchAudio, track_heard
 from pige_pipeline.airplay.music_likeness import DIP_WEIGHT, MIN_MUSIC_LEVEL_DBFS, profile_from_row
 from pige_pipeline.airplay.presence import Spectrum, track_correlation
@@ -96,8 +97,9 @@ MIN_MARGIN = 0.08
 # the best wrong placement of them by MIN_NOTES_DB. The first half keeps out a crossfade into a track
 # joined mid-way, whose fade-in fills only the stretch's last seconds.
 MIN_NOTES_DB = 0.8
-# The track's first seconds decoded for it: the longest stretch at the fastest speed, and the search.
-NOTES_HEAD_S = MAX_TALK_OVER_S * 1.05 + 1.0
+# The track's peaks are kept over its first NOTES_HEAD_S: the longest stretch at the fastest speed (5 %),
+# and the search.
+assert NOTES_HEAD_S >= MAX_TALK_OVER_S * 1.05 + 1.0, "fine_presence.HEAD_S is shorter than a talk-over"
 
 
 @dataclass
@@ -212,11 +214,11 @@ def _notes_heard(play, start_s: float, audio: StretchAudio | None) -> bool:
     if audio is None:
         return False
     recording = audio.recording(start_s, play.start_s)
-    head = audio.track_head(play.track, NOTES_HEAD_S) if recording is not None else None
-    if recording is None or head is None:
+    peaks = audio.track_peaks(play.track) if recording is not None else None
+    if recording is None or peaks is None:
         return False
     stretch_s = play.start_s - start_s
-    found = track_heard(recording, head, (stretch_s, stretch_s / 2), 0.0, play.speed)
+    found = track_heard(recording, peaks, (stretch_s, stretch_s / 2), 0.0, play.speed)
     return all(f is not None and f[0] - f[1] >= MIN_NOTES_DB for f in found)
 
 

@@ -64,7 +64,7 @@ def _detect_each(
                 bar.advance()
                 continue
             rows = fingerprint_rows([(0.0, samples)], ANALYSIS_SAMPLE_RATE)
-            audio = SamplesAudio([(0.0, samples)], update.index.tracks["file"].tolist())
+            audio = SamplesAudio([(0.0, samples)], update.index)
             done.append((path, rows, match_fingerprint_rows(update.index, rows, params, audio)))
             bar.advance()
     return done, failed

@@ -15,8 +15,8 @@ from scipy.io import wavfile
 
 from pige_pipeline.airplay import FINGERPRINTS_SCHEMA, fingerprint_rows
 from pige_pipeline.airplay.catalogue import load_catalogue
-from pige_pipeline.airplay.fine_presence import SamplesAudio
-from pige_pipeline.airplay.index import load_index, save_index, update_index
+from pige_pipeline.airplay.fine_presence import HEAD_S, SamplesAudio, head_peaks
+from pige_pipeline.airplay.index import NOTE_FRAMES, load_index, save_index, update_index
 from pige_pipeline.airplay.matcher import Play, match_fingerprint_rows
 from pige_pipeline.airplay.presence import BANDS, HEAD_FRAMES
 from pige_pipeline.audio.decode import decode_mono
@@ -52,7 +52,7 @@ def _detect(index, segments: list[np.ndarray], dest: Path, decoded: bool = True)
     the audio and the catalogue files for the notes test, as the pipeline does."""
     path = mix_to_mp3([np.clip(s, -32768, 32767).astype(np.int16) for s in segments], dest)
     samples = decode_mono(path, RATE)
-    audio = SamplesAudio([(0.0, samples)], index.tracks["file"].tolist()) if decoded else None
+    audio = SamplesAudio([(0.0, samples)], index) if decoded else None
     return match_fingerprint_rows(index, fingerprint_rows([(0.0, samples)], RATE), audio=audio)
 
 
@@ -173,6 +173,36 @@ def test_talk_then_a_voice_over_the_intro_is_heard_in_the_notes(
     plays = _detect(index, segments, tmp_path / "notes.mp3")
     assert [p.track_id for p in plays] == ["NOTES-01"], plays
     assert abs(plays[0].start_s - BEFORE_S) <= 1.0, f"start {plays[0].start_s:.2f} s, track at {BEFORE_S} s"
+    # An index saved before it kept the tracks' peaks: the catalogue file's first seconds are decoded.
+    older = _detect(replace(index, note_peaks=None, note_frames=None), segments, tmp_path / "older.mp3")
+    assert [(p.track_id, p.start_s) for p in older] == [(p.track_id, p.start_s) for p in plays]
+
+
+def test_the_index_keeps_each_tracks_peaks_and_completes_older_prints(
+    notes_catalogue: Catalogue, tmp_path: Path
+) -> None:
+    """The peaks the notes test looks for are those of the catalogue file's first seconds; prints cached
+    by an older pige (without them) get them on the next update, from the file's first seconds only."""
+    state = tmp_path / "state"
+    index = update_index(load_catalogue(notes_catalogue.csv), state).index
+    expected = head_peaks(decode_mono(notes_catalogue.tracks["NOTES-01"], RATE, duration_s=HEAD_S))
+    assert len(expected) == NOTE_FRAMES and (expected >= 0).any()
+    assert np.array_equal(index.head_peaks_of(0), expected)
+    loaded = load_index(state)
+    assert loaded is not None and np.array_equal(loaded.head_peaks_of(0), expected)
+    assert (
+        json.loads((state / (state / "CURRENT").read_text()).joinpath("meta.json").read_text())["format"] == 3
+    )
+
+    (cached,) = (state / "tracks").glob("*.npz")
+    with np.load(cached) as data:
+        old = {k: data[k] for k in data.files if k != "note_peaks"}
+    np.savez(cached, **old)
+    update = update_index(load_catalogue(notes_catalogue.csv), state)
+    assert update.reused == ["NOTES-01"] and update.fingerprinted == []
+    assert np.array_equal(update.index.head_peaks_of(0), expected)
+    with np.load(cached) as data:
+        assert np.array_equal(data["note_peaks"], expected)
 
 
 @pytest.mark.slow  # two Dagster runs and a catalogue index
@@ -214,15 +244,24 @@ def test_other_music_then_a_track_joined_mid_way_is_not_extended(
 
 
 def test_an_index_saved_before_the_head_spectra_still_loads(index, tmp_path: Path) -> None:
-    """A format-1 index (no `heads`) loads; the talk-over rule then goes without the spectrum test."""
+    """A format-1 index (no `heads`) and a format-2 one (no `note_peaks`) load; the talk-over rule then
+    goes without the spectrum test, the notes test decodes the tracks' first seconds."""
     state = tmp_path / "state"
-    old = replace(index, heads=None)
-    save_index(old, state)
-    assert (
-        json.loads((state / (state / "CURRENT").read_text()).joinpath("meta.json").read_text())["format"] == 1
-    )
+
+    def saved_format() -> int:
+        return json.loads((state / (state / "CURRENT").read_text()).joinpath("meta.json").read_text())[
+            "format"
+        ]
+
+    save_index(replace(index, heads=None, note_peaks=None, note_frames=None), state)
+    assert saved_format() == 1
     loaded = load_index(state)
     assert loaded is not None and loaded.heads is None and loaded.n_tracks == index.n_tracks
+    assert loaded.head_peaks_of(0) is None
+    save_index(replace(index, note_peaks=None, note_frames=None), state)
+    assert saved_format() == 2
+    loaded = load_index(state)
+    assert loaded is not None and loaded.heads is not None and loaded.note_peaks is None
     save_index(index, state)
     again = load_index(state)
     assert again is not None and np.array_equal(np.asarray(again.heads), index.heads)

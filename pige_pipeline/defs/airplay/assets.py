@@ -90,10 +90,10 @@ def _neighbour_fingerprints(sh: StationHour, step: int) -> list[dict] | None:
 
 
 class _HourStretches(TrackHeads):
-    """The station-hour's chunks and the catalogue files, decoded only for the stretches asked for."""
+    """The station-hour's chunks, decoded for the stretches asked for; the tracks' peaks from the index."""
 
-    def __init__(self, sh: StationHour, files: list[str]) -> None:
-        super().__init__(files)
+    def __init__(self, sh: StationHour, index: CatalogueIndex) -> None:
+        super().__init__(index)
         self._sh = sh
         self._parts: list | None = None
 
@@ -114,7 +114,7 @@ def _plays(sh: StationHour, shared: _Shared, rows: list[dict]) -> list[Play]:
     params = replace(DEFAULT_PARAMS, min_play_s=sh.station.airplay.min_play_seconds)
     # Margins of the neighbouring hours make a play across a boundary whole, whichever hour runs first.
     previous, following = _neighbour_fingerprints(sh, -1), _neighbour_fingerprints(sh, 1)
-    audio = _HourStretches(sh, shared.index.tracks["file"].tolist())
+    audio = _HourStretches(sh, shared.index)
     return match_hour(shared.index, rows, previous, following, params, audio)
 
 

@@ -51,6 +51,10 @@ BIN_SHIFTS = (-13, -9, -5, 5, 9, 13)
 TIME_SHIFTS_S = (-3.0, -1.5, 1.5, 3.0)
 # Each placement is searched this far either side of the fingerprints' alignment.
 SEARCH_S = 0.25
+# The track's notes are heard when the prominence at its peaks along the alignment beats every wrong
+# placement by this much (dB). Chosen on the talk-over tuning sets (docs/benchmarks.md): stretches
+# before a mid-track join score at most 0.59, intros under a voice 0.82-4.71.
+MIN_NOTES_DB = 0.8
 
 
 # The track's first seconds whose peaks are kept: the longest talk-over stretch (`talkover`'s
@@ -68,9 +72,12 @@ class StretchAudio(Protocol):
     def track_peaks(self, track: int) -> np.ndarray | None:
         """`head_peaks` of catalogue track `track` (index order), None where it cannot be read."""
 
+    def track_audio(self, track: int, start_s: float, duration_s: float) -> np.ndarray | None:
+        """Catalogue track `track` from its second `start_s` (11025 Hz mono), None where unreadable."""
+
 
 class NotesIndex(Protocol):
-    """What `TrackHeads` reads from the catalogue index (`index.CatalogueIndex`)."""
+    """What `CatalogueAudio` reads from the catalogue index (`index.CatalogueIndex`)."""
 
     tracks: pd.DataFrame
 
@@ -78,9 +85,10 @@ class NotesIndex(Protocol):
         """The stored `head_peaks` of a track, None where the index was saved without them."""
 
 
-class TrackHeads:
-    """Catalogue tracks' peaks over their first `HEAD_S`: from the index, or where an index saved before
-    it kept them has none, decoded from the track's file when first asked for, then kept."""
+class CatalogueAudio:
+    """The catalogue side of `StretchAudio`: tracks' peaks over their first `HEAD_S` from the index (or,
+    where an index saved before it kept them has none, decoded from the file when first asked for, then
+    kept), and any stretch of a track decoded from its file."""
 
     def __init__(self, index: NotesIndex) -> None:
         self._index = index
@@ -101,8 +109,16 @@ class TrackHeads:
             self._decoded[track] = peaks
         return self._decoded[track]
 
+    def track_audio(self, track: int, start_s: float, duration_s: float) -> np.ndarray | None:
+        file = self._index.tracks["file"].iloc[track]
+        try:
+            return decode_mono(file, RATE, start_s=start_s, duration_s=duration_s)
+        except (AudioDecodeError, OSError) as exc:
+            log.warning("catalogue file %s unreadable (%s): its middling plays not checked", file, exc)
+            return None
 
-class SamplesAudio(TrackHeads):
+
+class SamplesAudio(CatalogueAudio):
     """`StretchAudio` over pieces already in memory: (offset_s, samples at RATE) (CLI, benchmarks)."""
 
     def __init__(self, pieces: Sequence[tuple[float, np.ndarray]], index: NotesIndex) -> None:

@@ -26,6 +26,7 @@ from pige_pipeline.airplay.boundary import HOUR_S, joined_pieces
 from pige_pipeline.airplay.fine_presence import StretchAudio
 from pige_pipeline.airplay.fingerprint import ITEM_S, ITEM_SPAN_S
 from pige_pipeline.airplay.index import CatalogueIndex
+from pige_pipeline.airplay.notes_check import airings
 from pige_pipeline.airplay.presence import spectra_from_rows
 from pige_pipeline.airplay.talkover import extend_over_talk, profiles_from_rows
 
@@ -689,7 +690,8 @@ def match_fingerprint_rows(
     """Plays in every piece of one station-hour (`fingerprints` rows with speed 1.0).
 
     `audio`: the recording and the catalogue files, decoded where the stored figures cannot tell
-    whether a voice covers a track's intro (`talkover`); None: those intros start where the voice stops.
+    whether a voice covers a track's intro (`talkover`), and for middling plays (`notes_check`); None:
+    those intros start where the voice stops, and middling plays are judged on the fingerprints alone.
     """
     plays: list[Play] = []
     for row in rows:
@@ -705,7 +707,7 @@ def match_fingerprint_rows(
             )
         )
     plays = extend_over_talk(
-        plays,
+        airings(plays, audio),
         profiles_from_rows(rows),
         index.tracks["duration_s"].to_numpy(),
         spectra_from_rows(rows),
@@ -753,5 +755,5 @@ def match_hour(
         *spectra_from_rows(next_rows, HOUR_S),
     ]
     durations = index.tracks["duration_s"].to_numpy()
-    plays = extend_over_talk(plays, profiles, durations, spectra, index.heads, audio)
+    plays = extend_over_talk(airings(plays, audio), profiles, durations, spectra, index.heads, audio)
     return sorted((p for p in plays if p.end_s > 0.0 and p.start_s < HOUR_S), key=lambda p: p.start_s)

@@ -64,7 +64,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pige_pipeline.airplay.fine_presence import HEAD_S as NOTES_HEAD_S
-from pige_pipeline.airplay.fine_presence import StretchAudio, track_heard
+from pige_pipeline.airplay.fine_presence import MIN_NOTES_DB, StretchAudio, track_heard
 from pige_pipeline.airplay.music_likeness import DIP_WEIGHT, MIN_MUSIC_LEVEL_DBFS, profile_from_row
 from pige_pipeline.airplay.presence import Spectrum, track_correlation
 
@@ -94,9 +94,8 @@ MIN_CORR = 0.15
 MIN_MARGIN = 0.08
 # The track's notes heard under the voice (`fine_presence.track_heard`, decoded audio): over the whole
 # stretch and over its first half, the recording's mean prominence at the track's spectral peaks exceeds
-# the best wrong placement of them by MIN_NOTES_DB. The first half keeps out a crossfade into a track
-# joined mid-way, whose fade-in fills only the stretch's last seconds.
-MIN_NOTES_DB = 0.8
+# the best wrong placement of them by `fine_presence.MIN_NOTES_DB`. The first half keeps out a crossfade
+# into a track joined mid-way, whose fade-in fills only the stretch's last seconds.
 # The track's peaks are kept over its first NOTES_HEAD_S: the longest stretch at the fastest speed (5 %),
 # and the search.
 assert NOTES_HEAD_S >= MAX_TALK_OVER_S * 1.05 + 1.0, "fine_presence.HEAD_S is shorter than a talk-over"

@@ -9,7 +9,7 @@ import numpy as np
 
 from pige_pipeline.airplay.catalogue import CatalogueFileError, load_catalogue
 from pige_pipeline.airplay.events import AIRPLAY_EVENTS_SCHEMA, play_rows
-from pige_pipeline.airplay.fine_presence import TrackHeads
+from pige_pipeline.airplay.fine_presence import CatalogueAudio
 from pige_pipeline.airplay.index import CatalogueIndex, load_index, update_index
 from pige_pipeline.airplay.matcher import DEFAULT_PARAMS, Play, match_hour
 from pige_pipeline.airplay.music_likeness import profile_from_row
@@ -89,7 +89,7 @@ def _neighbour_fingerprints(sh: StationHour, step: int) -> list[dict] | None:
     return None if frame is None else frame.to_dict("records")
 
 
-class _HourStretches(TrackHeads):
+class _HourStretches(CatalogueAudio):
     """The station-hour's chunks, decoded for the stretches asked for; the tracks' peaks from the index."""
 
     def __init__(self, sh: StationHour, index: CatalogueIndex) -> None:

@@ -1,0 +1,87 @@
+"""A middling play stands only where its track's notes are in the recording (`notes_check`)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pige_pipeline.airplay.catalogue import load_catalogue
+from pige_pipeline.airplay.fine_presence import SamplesAudio
+from pige_pipeline.airplay.index import CatalogueIndex, update_index
+from pige_pipeline.airplay.matcher import Play
+from pige_pipeline.airplay.notes_check import CHECK_BER, airings, notes_in_play
+from pige_pipeline.audio.decode import decode_mono
+
+from .conftest import RATE, Catalogue, ffmpeg
+
+# The held-out set's FM-style chain (benchmarks/airplay_heldout.py), then AAC 64 kb/s: the condition
+# where resemblances came within the matcher's middling BER.
+FM_CHAIN = (
+    "highpass=f=50,lowpass=f=15000,"
+    "acompressor=threshold=-30dB:ratio=10:attack=2:release=50:makeup=12,alimiter=limit=0.7"
+)
+
+
+@pytest.fixture(scope="module")
+def index(small_catalogue: Catalogue, tmp_path_factory: pytest.TempPathFactory) -> CatalogueIndex:
+    return update_index(
+        load_catalogue(small_catalogue.csv), tmp_path_factory.mktemp("state"), persist=False
+    ).index
+
+
+def _on_fm(source: Path, dest: Path) -> np.ndarray:
+    """`source` through the FM chain and AAC 64k, decoded back as the pipeline decodes a chunk."""
+    ffmpeg("-i", str(source), "-af", FM_CHAIN, "-c:a", "aac", "-b:a", "64k", str(dest))
+    return decode_mono(dest, RATE)
+
+
+@pytest.fixture(scope="module")
+def fm(small_catalogue: Catalogue, tmp_path_factory: pytest.TempPathFactory) -> dict[str, np.ndarray]:
+    """SNG-002 and the out-of-catalogue track, each aired alone through the FM chain."""
+    root = tmp_path_factory.mktemp("fm")
+    return {
+        "SNG-002": _on_fm(small_catalogue.tracks["SNG-002"], root / "sng-002.m4a"),
+        "outside": _on_fm(small_catalogue.outside, root / "outside.m4a"),
+    }
+
+
+def _play(
+    index: CatalogueIndex, track_id: str, ber: float, start_s: float = 2.0, end_s: float = 38.0
+) -> Play:
+    """A play of `track_id` over [start_s, end_s), its track aligned from its own second `start_s`."""
+    track = int(np.flatnonzero(index.tracks["track_id"] == track_id)[0])
+    return Play(track, track_id, start_s, end_s, start_s, 1.0, ber, int((end_s - start_s) / 0.124), 0.0)
+
+
+def test_the_tracks_notes_are_in_its_fm_airing_and_not_elsewhere(
+    index: CatalogueIndex, fm: dict[str, np.ndarray]
+) -> None:
+    aired = SamplesAudio([(0.0, fm["SNG-002"])], index)
+    assert notes_in_play(_play(index, "SNG-002", 0.21), aired) is True
+    # Other music at the same place, and the other catalogue tracks (same composer) against the airing.
+    assert notes_in_play(_play(index, "SNG-002", 0.21), SamplesAudio([(0.0, fm["outside"])], index)) is False
+    for other in ("SNG-001", "SNG-004", "SNG-006"):
+        assert notes_in_play(_play(index, other, 0.21), aired) is False, other
+
+
+def test_only_middling_plays_without_the_notes_are_dropped(
+    index: CatalogueIndex, fm: dict[str, np.ndarray], caplog: pytest.LogCaptureFixture
+) -> None:
+    audio = SamplesAudio([(0.0, fm["SNG-002"])], index)
+    aired = _play(index, "SNG-002", CHECK_BER + 0.01)
+    strong_elsewhere = _play(index, "SNG-004", CHECK_BER - 0.01)  # under CHECK_BER: not looked at
+    resemblance = _play(index, "SNG-001", CHECK_BER + 0.01)
+    unrecorded = _play(index, "SNG-006", CHECK_BER + 0.01, 100.0, 130.0)  # nothing decodable: kept
+    plays = [aired, strong_elsewhere, resemblance, unrecorded]
+    assert airings(plays, audio) == [aired, strong_elsewhere, unrecorded]
+    assert airings(plays, None) == plays  # no audio: the fingerprints alone decide, as before
+
+    # A catalogue file gone since it was indexed: the play stays, and the log says which file.
+    gone = replace(index, tracks=index.tracks.assign(file="/nonexistent/catalogue/SNG-001.flac"))
+    with caplog.at_level(logging.WARNING, logger="pige_pipeline.airplay.fine_presence"):
+        assert airings([resemblance], SamplesAudio([(0.0, fm["SNG-002"])], gone)) == [resemblance]
+    assert "/nonexistent/catalogue/SNG-001.flac" in caplog.text

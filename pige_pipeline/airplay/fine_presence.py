@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -51,6 +52,20 @@ BIN_SHIFTS = (-13, -9, -5, 5, 9, 13)
 TIME_SHIFTS_S = (-3.0, -1.5, 1.5, 3.0)
 # Each placement is searched this far either side of the fingerprints' alignment.
 SEARCH_S = 0.25
+
+
+@dataclass(frozen=True)
+class Search:
+    """Where the track's peaks are placed: each placement the best of +-`half_width_s` (every
+    `step_frames` frames) around the alignment; wrong placements moved by `BIN_SHIFTS` and, in time,
+    by `time_shifts_s`. Every `frame_step`-th frame of the recording is looked at."""
+
+    half_width_s: float = SEARCH_S
+    step_frames: int = 1
+    time_shifts_s: tuple[float, ...] = TIME_SHIFTS_S
+    frame_step: int = 1
+
+
 # The track's notes are heard when the prominence at its peaks along the alignment beats every wrong
 # placement by this much (dB). Chosen on the talk-over tuning sets (docs/benchmarks.md): stretches
 # before a mid-track join score at most 0.59, intros under a voice 0.82-4.71.
@@ -182,7 +197,12 @@ def _prominence(spec: np.ndarray) -> np.ndarray:
 
 
 def track_heard(
-    recording: np.ndarray, peaks: np.ndarray, spans_s: Sequence[float], track_offset_s: float, speed: float
+    recording: np.ndarray,
+    peaks: np.ndarray,
+    spans_s: Sequence[float],
+    track_offset_s: float,
+    speed: float,
+    search: Search | None = None,
 ) -> list[tuple[float, float] | None]:
     """Per span: (mean prominence at the track's peaks, highest at a wrong placement) over the first
     `span_s` of a recording stretch.
@@ -199,7 +219,10 @@ def track_heard(
         return [None for _ in spans_s]
     prom = _prominence(rec)
     peaks = peaks.astype(np.int64)
-    return [_placements(prom[: frames_in(span_s)], peaks, track_offset_s, speed) for span_s in spans_s]
+    search = search or Search()
+    return [
+        _placements(prom[: frames_in(span_s)], peaks, track_offset_s, speed, search) for span_s in spans_s
+    ]
 
 
 def frames_in(span_s: float) -> int:
@@ -209,18 +232,21 @@ def frames_in(span_s: float) -> int:
 
 
 def _placements(
-    prom: np.ndarray, peaks: np.ndarray, track_offset_s: float, speed: float
+    prom: np.ndarray, peaks: np.ndarray, track_offset_s: float, speed: float, search_at: Search
 ) -> tuple[float, float] | None:
     """(best mean prominence at the aligned peaks, best at a wrong placement), each over the search."""
+    prom = prom[:: search_at.frame_step]
     n, n_bins = prom.shape
     if n == 0:
         return None
-    t = np.arange(n) * FRAME_S
+    t = np.arange(n) * (FRAME_S * search_at.frame_step)
     rows = np.arange(n)[None, :, None]
     pitches = (1.0,) if speed == 1.0 else (1.0, speed)
-    search = np.arange(-SEARCH_S, SEARCH_S + 1e-9, FRAME_S)
+    search = np.arange(
+        -search_at.half_width_s, search_at.half_width_s + 1e-9, search_at.step_frames * FRAME_S
+    )
     align, wrong = -np.inf, -np.inf
-    for time_shift in (0.0, *TIME_SHIFTS_S):
+    for time_shift in (0.0, *search_at.time_shifts_s):
         j = np.rint((track_offset_s + t[None, :] * speed + time_shift + search[:, None]) / FRAME_S).astype(
             np.int64
         )

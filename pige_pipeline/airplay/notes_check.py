@@ -29,7 +29,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pige_pipeline.airplay.fine_presence import RATE, Search, StretchAudio, head_peaks, track_heard
+from pige_pipeline.airplay.fine_presence import (
+    MIN_NOTES_DB,
+    RATE,
+    Search,
+    StretchAudio,
+    head_peaks,
+    track_heard,
+)
 
 if TYPE_CHECKING:
     from pige_pipeline.airplay.matcher import Play
@@ -68,14 +75,15 @@ def notes_in_play(play: Play, audio: StretchAudio) -> bool | None:
             continue
         a = int(max(0.0, offset_s - LEAD_S - track.start_s) * RATE)
         peaks = head_peaks(track.samples[a:])
-        found = track_heard(
-            recording, peaks, (span_s,), offset_s - track.start_s - a / RATE, play.speed, SEARCH
-        )[0]
-        if found is None:
-            continue
-        tested = True
-        if found[0] - found[1] >= MIN_PLAY_NOTES_DB:
-            return True
+        at_s = offset_s - track.start_s - a / RATE
+        # At the alignment as matched (the talk-over test's placements), then searched wide.
+        for search, min_db in ((None, MIN_NOTES_DB), (SEARCH, MIN_PLAY_NOTES_DB)):
+            found = track_heard(recording, peaks, (span_s,), at_s, play.speed, search)[0]
+            if found is None:
+                continue
+            tested = True
+            if found[0] - found[1] >= min_db:
+                return True
     return False if tested else None
 
 

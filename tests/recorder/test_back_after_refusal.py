@@ -95,5 +95,6 @@ def test_a_stream_back_right_after_a_refusal_ends_the_backoff(
     assert len(state.ffmpeg_requests) > REFUSALS, f"ffmpeg asked {len(state.ffmpeg_requests)} times in 30 s"
     assert state.refused_at is not None
     waited = state.ffmpeg_requests[REFUSALS] - state.refused_at
-    # The first backoff step (0.5 s) plus an ffmpeg start; the whole 4-s step means the return was missed.
-    assert waited < 2.0, f"reconnected {waited:.2f} s after the stream was back"
+    # The first backoff step (0.5 s), a poll of the ended ffmpeg (0.25 s) and a new ffmpeg's start: 0.6-1 s
+    # here, 2.2 s once on a loaded 2-core CI machine. Missing the return costs the whole 4-s step.
+    assert waited < 3.5, f"reconnected {waited:.2f} s after the stream was back"

@@ -210,7 +210,8 @@ def track_heard(
     `recording`: the stretch's samples; `peaks`: the track's `head_peaks`; `track_offset_s`: the track's
     second heard at the stretch's first sample; `speed`: track seconds per recording second. The
     alignment inferred from the fingerprints is good to about one fingerprint item (0.12 s), and
-    staccato music decorrelates within that, so each placement takes the best of +-`SEARCH_S`. A speed
+    staccato music decorrelates within that, so each placement takes the best of +-`SEARCH_S` (`search`
+    widens it, and says which wrong placements are compared, for `notes_check`). A speed
     change may or may not move the pitch (resampled, or time-compressed): both are tried. None where
     the track has no peaks over the span.
     """

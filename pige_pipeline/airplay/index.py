@@ -184,9 +184,9 @@ def build_index(
     """Merge per-track prints into one index.
 
     `lengths[t, v]` is the item count of track t at speed v; `variant_values(v)` returns the uint32
-    items of every track at speed v, concatenated in track order. `heads` and `note_peaks` (the peaks
-    and the frames each track has) are kept as they are (one speed at a time keeps memory
-    at one variant's worth of temporaries, which matters for the 100k-track scale test).
+    items of every track at speed v, concatenated in track order (one speed at a time keeps memory
+    at one variant's worth of temporaries, which matters for the 100k-track scale test). `heads` and
+    `note_peaks` (the peaks, and the frames each track has) are kept as they are.
     """
     n_tracks, n_speeds = lengths.shape
     seg_len = lengths.T.reshape(-1).astype(np.int64)

@@ -215,15 +215,24 @@ def track_heard(
     change may or may not move the pitch (resampled, or time-compressed): both are tried. None where
     the track has no peaks over the span.
     """
-    rec = fine_spectrum(recording[: int(max(spans_s, default=0.0) * RATE)])
-    if len(rec) == 0 or len(peaks) == 0:
-        return [None for _ in spans_s]
-    prom = _prominence(rec)
-    peaks = peaks.astype(np.int64)
-    search = search or Search()
+    prom = prominences(recording[: int(max(spans_s, default=0.0) * RATE)])
     return [
-        _placements(prom[: frames_in(span_s)], peaks, track_offset_s, speed, search) for span_s in spans_s
+        peaks_heard(prom[: frames_in(span_s)], peaks, track_offset_s, speed, search) for span_s in spans_s
     ]
+
+
+def prominences(recording: np.ndarray) -> np.ndarray:
+    """(frames, bins) float32: each bin's prominence in the recording's `fine_spectrum`."""
+    return _prominence(fine_spectrum(recording))
+
+
+def peaks_heard(
+    prom: np.ndarray, peaks: np.ndarray, track_offset_s: float, speed: float, search: Search | None = None
+) -> tuple[float, float] | None:
+    """`track_heard` over `prominences` already computed (several searches over one stretch)."""
+    if len(prom) == 0 or len(peaks) == 0:
+        return None
+    return _placements(prom, peaks, track_offset_s, speed, search or Search())
 
 
 def frames_in(span_s: float) -> int:
@@ -241,11 +250,11 @@ def _placements(
     if n == 0:
         return None
     t = np.arange(n) * (FRAME_S * search_at.frame_step)
-    rows = np.arange(n)[None, :, None]
     pitches = (1.0,) if speed == 1.0 else (1.0, speed)
     search = np.arange(
         -search_at.half_width_s, search_at.half_width_s + 1e-9, search_at.step_frames * FRAME_S
     )
+    table = _Prominences(prom)
     align, wrong = -np.inf, -np.inf
     for time_shift in (0.0, *search_at.time_shifts_s):
         j = np.rint((track_offset_s + t[None, :] * speed + time_shift + search[:, None]) / FRAME_S).astype(
@@ -255,21 +264,24 @@ def _placements(
         usable = ok.sum(axis=1) >= 0.8 * n  # n >= 1: at least one frame inside
         if not usable.any():
             continue
-        bins = np.where(ok[:, :, None], peaks[np.clip(j, 0, len(peaks) - 1)], -1)
+        frames = np.where(ok, j, len(peaks))  # the row past the track's last: no peaks
         for pitch in pitches:
-            # Bin b of the track sounds at bin b * pitch of the recording (bins counted from 0 Hz).
-            moved = (
-                bins
-                if pitch == 1.0
-                else np.where(bins >= 0, np.rint((bins + _LO) * pitch).astype(np.int64) - _LO, -1)
-            )
+            moved = _moved_peaks(peaks, pitch)
+            cols = moved[frames]  # (placements, frames, PEAKS_PER_FRAME)
+            at = cols + table.row_starts
+            counts = (moved != _ABSENT).sum(axis=1)[frames].sum(axis=1)
+            lo, hi = _band_reach(moved)
             for bin_shift in (0, *BIN_SHIFTS) if time_shift == 0.0 else (0,):
-                at = np.where(moved >= 0, moved + bin_shift, -1)
-                inside = (at >= 0) & (at < n_bins)
-                values = np.where(inside, prom[rows, np.clip(at, 0, n_bins - 1)], 0.0)
-                counts = inside.sum(axis=(1, 2))
-                means = values.sum(axis=(1, 2)) / np.maximum(counts, 1)
-                means = means[usable & (counts > 0)]
+                sums = table.flat[at + bin_shift].reshape(len(at), -1).sum(axis=1)
+                if lo + bin_shift < 0 or hi + bin_shift >= n_bins:
+                    # Some peaks moved out of the band: they count for nothing (rare: the band has
+                    # margins, `_PAD`).
+                    inside = (cols != _ABSENT) & (cols + bin_shift >= 0) & (cols + bin_shift < n_bins)
+                    shifted_counts = inside.reshape(len(at), -1).sum(axis=1)
+                else:
+                    shifted_counts = counts
+                means = sums / np.maximum(shifted_counts, 1)
+                means = means[usable & (shifted_counts > 0)]
                 if not len(means):
                     continue
                 if time_shift == 0.0 and bin_shift == 0:
@@ -279,3 +291,43 @@ def _placements(
     if not np.isfinite(align):
         return None
     return align, wrong if np.isfinite(wrong) else float("nan")
+
+
+# Peaks are placed by reading a flat table of the prominences with zero margins (`_Prominences`): a
+# missing peak reads column `_ABSENT` of its row, in the left margin, wherever a bin shift moves it.
+_SHIFT = max(abs(s) for s in BIN_SHIFTS)
+_MARGIN = 3 * _SHIFT + 1
+_ABSENT = -2 * _SHIFT - 1
+_N_BINS = _HI - _LO  # of every `fine_spectrum`
+
+
+class _Prominences:
+    """The recording's prominences as one flat float32 array, each row within `_MARGIN` zeros either
+    side: a peak in bin b of frame t, shifted by s bins, is `flat[row_starts[t] + b + s]`, and reads
+    zero wherever b + s is outside the band."""
+
+    def __init__(self, prom: np.ndarray) -> None:
+        n, n_bins = prom.shape
+        width = n_bins + 2 * _MARGIN
+        table = np.zeros((n, width), dtype=np.float32)
+        table[:, _MARGIN : _MARGIN + n_bins] = prom
+        self.flat = table.ravel()
+        self.row_starts = (np.arange(n, dtype=np.int32) * width + _MARGIN)[None, :, None]
+
+
+def _moved_peaks(peaks: np.ndarray, pitch: float) -> np.ndarray:
+    """(frames + 1, PEAKS_PER_FRAME) int32: the track's peak bins as heard at `pitch` (bin b of the track
+    sounds at bin b * pitch of the recording, counted from 0 Hz), `_ABSENT` where a frame has no peak,
+    and a last row of `_ABSENT` for placements beyond the track."""
+    bins = peaks.astype(np.int32)
+    moved = bins if pitch == 1.0 else np.rint((bins + _LO) * pitch).astype(np.int32) - _LO
+    # Kept inside the margins so that no shifted read leaves its row (never reached: peaks lie
+    # `_PAD` bins inside the band, and a speed moves them a few bins).
+    moved = np.where(bins >= 0, np.clip(moved, _ABSENT + _SHIFT + 1, _N_BINS + _MARGIN - _SHIFT - 1), _ABSENT)
+    return np.vstack([moved, np.full((1, moved.shape[1]), _ABSENT, dtype=np.int32)])
+
+
+def _band_reach(moved: np.ndarray) -> tuple[int, int]:
+    """The lowest and highest bin that a present peak of `moved` falls on (0, 0 with none)."""
+    present = moved[moved != _ABSENT]
+    return (int(present.min()), int(present.max())) if len(present) else (0, 0)

@@ -22,23 +22,28 @@ and 10 (seeds 18, 21, 22 and 25) and the full current set (seed 7). The first te
 (compressed MP3 64k, and a noisy fast station: 5.7-7.5 dB). Either test passes every true middling
 play there; two of the three FM resemblances and a chance match at BER 0.258 pass neither (wide
 search: at most 2.2 dB), draw 6's FM resemblance passes the first.
+
+Cost: one decode of the recording over all the pieces, and at most one of the track (none where the
+pieces lie in the track's first `HEAD_S`, whose peaks the catalogue index keeps); about 0.2 s CPU for a
+play it drops, mostly that track decode (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pige_pipeline.airplay.fine_presence import (
+    HEAD_S,
     MIN_NOTES_DB,
     RATE,
     Search,
     StretchAudio,
     head_peaks,
-    track_heard,
+    peaks_heard,
+    prominences,
 )
 
 if TYPE_CHECKING:
@@ -63,25 +68,30 @@ def notes_in_play(play: Play, audio: StretchAudio) -> bool | None:
     while len(pieces) < MAX_PIECES and play.end_s - t >= MIN_PIECE_S:
         pieces.append((t, min(PIECE_S, play.end_s - t)))
         t += PIECE_S
+    if not pieces:
+        return None
+    # One decode of the recording over every piece (in the hourly asset, one ffmpeg run from the chunk).
+    first_s = pieces[0][0]
+    whole = audio.recording(first_s, pieces[-1][0] + pieces[-1][1])
+    track = _TrackPeaks(audio, play, pieces)
     tested = False
-    track: _TrackStretch | None = None
-    for i, (start_s, span_s) in enumerate(pieces):
+    for start_s, span_s in pieces:
+        if whole is not None:
+            a = round((start_s - first_s) * RATE)
+            recording = whole[a : a + int(span_s * RATE)]
+        else:  # a gap somewhere: each piece recorded whole is still looked at
+            recording = audio.recording(start_s, start_s + span_s)
+            if recording is None:
+                continue
         offset_s = play.ref_offset_s + (start_s - play.start_s) * play.speed
-        if track is None or not track.holds(offset_s + span_s * play.speed + LEAD_S):
-            # The first piece alone (most airings are heard there), then all the others at once.
-            end_s = start_s + span_s if i == 0 else pieces[-1][0] + pieces[-1][1]
-            track = _TrackStretch.decode(audio, play, offset_s, end_s)
-            if track is None:
-                return None
-        recording = audio.recording(start_s, start_s + span_s)
-        if recording is None:
-            continue
-        a = int(max(0.0, offset_s - LEAD_S - track.start_s) * RATE)
-        peaks = head_peaks(track.samples[a:])
-        at_s = offset_s - track.start_s - a / RATE
+        placed = track.around(offset_s, span_s * play.speed)
+        if placed is None:
+            return None
+        peaks, at_s = placed
+        prom = prominences(recording)
         # At the alignment as matched (the talk-over test's placements), then searched wide.
         for search, min_db in ((None, MIN_NOTES_DB), (SEARCH, MIN_PLAY_NOTES_DB)):
-            found = track_heard(recording, peaks, (span_s,), at_s, play.speed, search)[0]
+            found = peaks_heard(prom, peaks, at_s, play.speed, search)
             if found is None:
                 continue
             tested = True
@@ -90,23 +100,33 @@ def notes_in_play(play: Play, audio: StretchAudio) -> bool | None:
     return False if tested else None
 
 
-@dataclass
-class _TrackStretch:
-    """The catalogue track decoded from its second `start_s`."""
+class _TrackPeaks:
+    """The track's peaks around each piece of a play: from the index over the track's first `HEAD_S`,
+    else from one decode of the track over every piece left (one ffmpeg run per play at most)."""
 
-    start_s: float
-    samples: np.ndarray
+    def __init__(self, audio: StretchAudio, play: Play, pieces: list[tuple[float, float]]) -> None:
+        self._audio = audio
+        self._track = play.track
+        end_s = pieces[-1][0] + pieces[-1][1]
+        self._last_s = play.ref_offset_s + (end_s - play.start_s) * play.speed + LEAD_S
+        self._start_s = 0.0
+        self._samples: np.ndarray | None = None
 
-    def holds(self, track_s: float) -> bool:
-        return track_s <= self.start_s + len(self.samples) / RATE
-
-    @classmethod
-    def decode(cls, audio: StretchAudio, play: Play, offset_s: float, end_s: float) -> _TrackStretch | None:
-        """The track from `LEAD_S` before `offset_s` to `LEAD_S` after the recording's second `end_s`."""
-        start_s = max(0.0, offset_s - LEAD_S)
-        last_s = play.ref_offset_s + (end_s - play.start_s) * play.speed + LEAD_S
-        samples = audio.track_audio(play.track, start_s, last_s - start_s)
-        return None if samples is None else cls(start_s, samples)
+    def around(self, offset_s: float, span_s: float) -> tuple[np.ndarray, float] | None:
+        """(peaks, the track's second `offset_s` in the peaks' time) covering `LEAD_S` either side of
+        [offset_s, offset_s + span_s]; None where the track cannot be read."""
+        if offset_s + span_s + LEAD_S <= HEAD_S:
+            head = self._audio.track_peaks(self._track)
+            if head is not None:
+                return head, offset_s
+        if self._samples is None:
+            self._start_s = max(0.0, offset_s - LEAD_S)
+            self._samples = self._audio.track_audio(self._track, self._start_s, self._last_s - self._start_s)
+            if self._samples is None:
+                return None
+        # The peaks from LEAD_S before the piece (a piece is shorter than the `HEAD_S` they cover).
+        a = int(max(0.0, offset_s - LEAD_S - self._start_s) * RATE)
+        return head_peaks(self._samples[a:]), offset_s - self._start_s - a / RATE
 
 
 def airings(plays: Iterable[Play], audio: StretchAudio | None) -> list[Play]:

@@ -23,14 +23,15 @@ and 10 (seeds 18, 21, 22 and 25) and the full current set (seed 7). The first te
 play there; two of the three FM resemblances and a chance match at BER 0.258 pass neither (wide
 search: at most 2.2 dB), draw 6's FM resemblance passes the first.
 
-Cost: one decode of the recording over all the pieces, and at most one of the track (none where the
-pieces lie in the track's first `HEAD_S`, whose peaks the catalogue index keeps); about 0.2 s CPU for a
-play it drops, mostly that track decode (docs/benchmarks.md).
+Cost: the recording and the track are each decoded for the first piece, then, where the notes are not
+heard there, once more over every piece left (`_Stretches`); the track not at all where a piece lies in
+its first `HEAD_S`, whose peaks the catalogue index keeps. The ffmpeg runs are most of it: ~0.1 s CPU
+for a play heard on its first piece, ~0.2 s for a play it drops (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -70,25 +71,20 @@ def notes_in_play(play: Play, audio: StretchAudio) -> bool | None:
         t += PIECE_S
     if not pieces:
         return None
-    # One decode of the recording over every piece (in the hourly asset, one ffmpeg run from the chunk).
-    first_s = pieces[0][0]
-    whole = audio.recording(first_s, pieces[-1][0] + pieces[-1][1])
-    track = _TrackPeaks(audio, play, pieces)
+    end_s = pieces[-1][0] + pieces[-1][1]
+    recording = _Stretches(audio.recording, end_s)
+    track = _Stretches(lambda a, b: audio.track_audio(play.track, a, b - a), _track_s(play, end_s) + LEAD_S)
     tested = False
     for start_s, span_s in pieces:
-        if whole is not None:
-            a = round((start_s - first_s) * RATE)
-            recording = whole[a : a + int(span_s * RATE)]
-        else:  # a gap somewhere: each piece recorded whole is still looked at
-            recording = audio.recording(start_s, start_s + span_s)
-            if recording is None:
-                continue
-        offset_s = play.ref_offset_s + (start_s - play.start_s) * play.speed
-        placed = track.around(offset_s, span_s * play.speed)
+        samples = recording.get(start_s, start_s + span_s)
+        if samples is None:  # a gap in the recording: the other pieces are still looked at
+            continue
+        offset_s = _track_s(play, start_s)
+        placed = _track_peaks(audio, play.track, track, offset_s, offset_s + span_s * play.speed)
         if placed is None:
             return None
         peaks, at_s = placed
-        prom = prominences(recording)
+        prom = prominences(samples)
         # At the alignment as matched (the talk-over test's placements), then searched wide.
         for search, min_db in ((None, MIN_NOTES_DB), (SEARCH, MIN_PLAY_NOTES_DB)):
             found = peaks_heard(prom, peaks, at_s, play.speed, search)
@@ -100,33 +96,52 @@ def notes_in_play(play: Play, audio: StretchAudio) -> bool | None:
     return False if tested else None
 
 
-class _TrackPeaks:
-    """The track's peaks around each piece of a play: from the index over the track's first `HEAD_S`,
-    else from one decode of the track over every piece left (one ffmpeg run per play at most)."""
+def _track_s(play: Play, recording_s: float) -> float:
+    """The track's second heard at the recording's second `recording_s`, along the play."""
+    return play.ref_offset_s + (recording_s - play.start_s) * play.speed
 
-    def __init__(self, audio: StretchAudio, play: Play, pieces: list[tuple[float, float]]) -> None:
-        self._audio = audio
-        self._track = play.track
-        end_s = pieces[-1][0] + pieces[-1][1]
-        self._last_s = play.ref_offset_s + (end_s - play.start_s) * play.speed + LEAD_S
-        self._start_s = 0.0
+
+def _track_peaks(
+    audio: StretchAudio, track_id: int, track: _Stretches, start_s: float, end_s: float
+) -> tuple[np.ndarray, float] | None:
+    """(peaks, the track's second `start_s` in the peaks' time) over `LEAD_S` either side of the track's
+    [start_s, end_s]: the index's where that lies in the track's first `HEAD_S`, else decoded; None
+    where the track cannot be read."""
+    if end_s + LEAD_S <= HEAD_S:
+        head = audio.track_peaks(track_id)
+        if head is not None:
+            return head, start_s
+    first_s = max(0.0, start_s - LEAD_S)
+    samples = track.get(first_s, end_s + LEAD_S)
+    return None if samples is None else (head_peaks(samples), start_s - first_s)
+
+
+class _Stretches:
+    """One source's samples (the recording, or the track), decoded as the pieces ask: the first piece
+    alone (nearly every airing is heard there: one short ffmpeg run), then every piece left in one run
+    up to `last_s` (a dropped play pays two runs, not one per piece)."""
+
+    def __init__(self, decode: Callable[[float, float], np.ndarray | None], last_s: float) -> None:
+        self._decode = decode
+        self._last_s = last_s
+        self._runs = 0
+        self._start_s = self._until_s = 0.0
         self._samples: np.ndarray | None = None
 
-    def around(self, offset_s: float, span_s: float) -> tuple[np.ndarray, float] | None:
-        """(peaks, the track's second `offset_s` in the peaks' time) covering `LEAD_S` either side of
-        [offset_s, offset_s + span_s]; None where the track cannot be read."""
-        if offset_s + span_s + LEAD_S <= HEAD_S:
-            head = self._audio.track_peaks(self._track)
-            if head is not None:
-                return head, offset_s
-        if self._samples is None:
-            self._start_s = max(0.0, offset_s - LEAD_S)
-            self._samples = self._audio.track_audio(self._track, self._start_s, self._last_s - self._start_s)
-            if self._samples is None:
+    def get(self, start_s: float, end_s: float) -> np.ndarray | None:
+        """The samples over [start_s, end_s), None where they cannot be decoded."""
+        if self._samples is None or not self._start_s <= start_s <= end_s <= self._until_s:
+            until_s = end_s if self._runs == 0 else max(end_s, self._last_s)
+            self._runs += 1
+            samples = self._decode(start_s, until_s)
+            if samples is None and until_s > end_s:  # a gap further on: this piece alone
+                until_s = end_s
+                samples = self._decode(start_s, end_s)
+            if samples is None:
                 return None
-        # The peaks from LEAD_S before the piece (a piece is shorter than the `HEAD_S` they cover).
-        a = int(max(0.0, offset_s - LEAD_S - self._start_s) * RATE)
-        return head_peaks(self._samples[a:]), offset_s - self._start_s - a / RATE
+            self._samples, self._start_s, self._until_s = samples, start_s, until_s
+        a = round((start_s - self._start_s) * RATE)
+        return self._samples[a : a + round((end_s - start_s) * RATE)]
 
 
 def airings(plays: Iterable[Play], audio: StretchAudio | None) -> list[Play]:

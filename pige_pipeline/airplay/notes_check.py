@@ -72,8 +72,13 @@ def notes_in_play(play: Play, audio: StretchAudio) -> bool | None:
     if not pieces:
         return None
     end_s = pieces[-1][0] + pieces[-1][1]
-    recording = _Stretches(audio.recording, end_s)
-    track = _Stretches(lambda a, b: audio.track_audio(play.track, a, b - a), _track_s(play, end_s) + LEAD_S)
+    # A play of two pieces is decoded whole at once: a second short ffmpeg run costs more than the
+    # seconds it would save where the first piece decides (the short resemblances this drops are such).
+    at_once = len(pieces) <= 2
+    recording = _Stretches(audio.recording, end_s, at_once)
+    track = _Stretches(
+        lambda a, b: audio.track_audio(play.track, a, b - a), _track_s(play, end_s) + LEAD_S, at_once
+    )
     tested = False
     for start_s, span_s in pieces:
         samples = recording.get(start_s, start_s + span_s)
@@ -119,12 +124,14 @@ def _track_peaks(
 class _Stretches:
     """One source's samples (the recording, or the track), decoded as the pieces ask: the first piece
     alone (nearly every airing is heard there: one short ffmpeg run), then every piece left in one run
-    up to `last_s` (a dropped play pays two runs, not one per piece)."""
+    up to `last_s` (a dropped play pays two runs, not one per piece); all at once with `at_once`."""
 
-    def __init__(self, decode: Callable[[float, float], np.ndarray | None], last_s: float) -> None:
+    def __init__(
+        self, decode: Callable[[float, float], np.ndarray | None], last_s: float, at_once: bool = False
+    ) -> None:
         self._decode = decode
         self._last_s = last_s
-        self._runs = 0
+        self._runs = 1 if at_once else 0
         self._start_s = self._until_s = 0.0
         self._samples: np.ndarray | None = None
 

@@ -21,12 +21,14 @@ and 10 (seeds 18, 21, 22 and 25) and the full current set (seed 7). The first te
 10's time-compressed true play (aligned 2.3 s off); the wide one alone, two true plays of the full set
 (compressed MP3 64k, and a noisy fast station: 5.7-7.5 dB). Either test passes every true middling
 play there; two of the three FM resemblances and a chance match at BER 0.258 pass neither (wide
-search: at most 2.2 dB), draw 6's FM resemblance passes the first.
+search: at most 2.2 dB). Draw 6's play that passes the first is another mix of the same piece
+("AmbientBattle" aired for the catalogue's "TechBattle"), not a resemblance.
 
 Cost: the recording and the track are each decoded for the first piece, then, where the notes are not
-heard there, once more over every piece left (`_Stretches`); the track not at all where a piece lies in
-its first `HEAD_S`, whose peaks the catalogue index keeps. The ffmpeg runs are most of it: ~0.1 s CPU
-for a play heard on its first piece, ~0.2 s for a play it drops (docs/benchmarks.md).
+heard there, once more over every piece left (a play of two pieces at once: `_Stretches`); the track
+not at all where a piece lies in its first `HEAD_S`, whose peaks the catalogue index keeps. The ffmpeg
+runs are most of it: ~0.13 s CPU for a play heard on its first piece, ~0.19 s for a play it drops
+(docs/benchmarks.md, seventh pass).
 """
 
 from __future__ import annotations
@@ -131,15 +133,15 @@ class _Stretches:
     ) -> None:
         self._decode = decode
         self._last_s = last_s
-        self._runs = 1 if at_once else 0
+        self._to_last = at_once  # the next run decodes up to last_s
         self._start_s = self._until_s = 0.0
         self._samples: np.ndarray | None = None
 
     def get(self, start_s: float, end_s: float) -> np.ndarray | None:
         """The samples over [start_s, end_s), None where they cannot be decoded."""
         if self._samples is None or not self._start_s <= start_s <= end_s <= self._until_s:
-            until_s = end_s if self._runs == 0 else max(end_s, self._last_s)
-            self._runs += 1
+            until_s = max(end_s, self._last_s) if self._to_last else end_s
+            self._to_last = True
             samples = self._decode(start_s, until_s)
             if samples is None and until_s > end_s:  # a gap further on: this piece alone
                 until_s = end_s

@@ -13,7 +13,7 @@ from pige_pipeline.airplay.catalogue import load_catalogue
 from pige_pipeline.airplay.fine_presence import SamplesAudio
 from pige_pipeline.airplay.index import CatalogueIndex, update_index
 from pige_pipeline.airplay.matcher import Play
-from pige_pipeline.airplay.notes_check import CHECK_BER, airings, notes_in_play
+from pige_pipeline.airplay.notes_check import CHECK_BER, _Stretches, airings, notes_in_play
 from pige_pipeline.audio.decode import decode_mono
 
 from .conftest import RATE, Catalogue, ffmpeg
@@ -87,3 +87,56 @@ def test_only_middling_plays_without_the_notes_are_dropped(
     with caplog.at_level(logging.WARNING, logger="pige_pipeline.airplay.fine_presence"):
         assert airings([resemblance], SamplesAudio([(0.0, fm["SNG-002"])], gone)) == [resemblance]
     assert "/nonexistent/catalogue/SNG-001.flac" in caplog.text
+
+
+class _Counted(SamplesAudio):
+    """`SamplesAudio` that notes every stretch decoded (each an ffmpeg run in `airplay_events`)."""
+
+    def __init__(self, pieces: list[tuple[float, np.ndarray]], index: CatalogueIndex) -> None:
+        super().__init__(pieces, index)
+        self.recording_runs: list[tuple[float, float]] = []
+        self.track_runs: list[tuple[float, float]] = []
+
+    def recording(self, start_s: float, end_s: float) -> np.ndarray | None:
+        self.recording_runs.append((start_s, end_s))
+        return super().recording(start_s, end_s)
+
+    def track_audio(self, track: int, start_s: float, duration_s: float) -> np.ndarray | None:
+        self.track_runs.append((start_s, duration_s))
+        return super().track_audio(track, start_s, duration_s)
+
+
+def test_a_check_decodes_each_source_once_for_a_short_play(
+    index: CatalogueIndex, fm: dict[str, np.ndarray]
+) -> None:
+    """A play of two pieces: one run over the recording; the track's first piece from the index."""
+    heard = _Counted([(0.0, fm["SNG-002"])], index)
+    assert notes_in_play(_play(index, "SNG-002", 0.21), heard) is True
+    assert heard.recording_runs == [(2.0, 38.0)] and heard.track_runs == []
+    # Dropped: both pieces looked at; the second lies past the track's first 32.5 s, decoded once.
+    dropped = _Counted([(0.0, fm["SNG-002"])], index)
+    assert notes_in_play(_play(index, "SNG-001", 0.21), dropped) is False
+    assert dropped.recording_runs == [(2.0, 38.0)] and len(dropped.track_runs) == 1
+
+
+def test_stretches_decode_the_first_piece_alone_then_the_rest_at_once() -> None:
+    runs: list[tuple[float, float]] = []
+
+    def decode(start_s: float, end_s: float) -> np.ndarray | None:
+        runs.append((start_s, end_s))
+        if start_s < 50.0 < end_s:  # a gap in the recording at 50 s
+            return None
+        # Each sample holds its own time, so that the slices can be checked.
+        return np.arange(round(start_s * RATE), round(end_s * RATE)) / RATE
+
+    stretches = _Stretches(decode, last_s=80.0)
+    first = stretches.get(0.0, 20.0)
+    assert runs == [(0.0, 20.0)] and first is not None and first[0] == 0.0 and len(first) == 20 * RATE
+    second = stretches.get(20.0, 40.0)
+    # The rest in one run, which crosses the gap: this piece alone, then the next piece alone.
+    assert runs[1:] == [(20.0, 80.0), (20.0, 40.0)] and second is not None and second[0] == 20.0
+    assert stretches.get(40.0, 60.0) is None
+    runs.clear()
+    whole = _Stretches(decode, last_s=38.0, at_once=True)
+    assert whole.get(2.0, 22.0) is not None and whole.get(22.0, 38.0) is not None
+    assert runs == [(2.0, 38.0)]

@@ -250,7 +250,12 @@ def _placements(
     if n == 0:
         return None
     t = np.arange(n) * (FRAME_S * search_at.frame_step)
-    pitches = (1.0,) if speed == 1.0 else (1.0, speed)
+    # The track's peaks at each pitch, with how many each frame has and the band they reach: the same
+    # for every time shift.
+    pitched = []
+    for pitch in (1.0,) if speed == 1.0 else (1.0, speed):
+        moved = _moved_peaks(peaks, pitch)
+        pitched.append((moved, (moved != _ABSENT).sum(axis=1), _band_reach(moved)))
     search = np.arange(
         -search_at.half_width_s, search_at.half_width_s + 1e-9, search_at.step_frames * FRAME_S
     )
@@ -265,12 +270,10 @@ def _placements(
         if not usable.any():
             continue
         frames = np.where(ok, j, len(peaks))  # the row past the track's last: no peaks
-        for pitch in pitches:
-            moved = _moved_peaks(peaks, pitch)
+        for moved, per_frame, (lo, hi) in pitched:
             cols = moved[frames]  # (placements, frames, PEAKS_PER_FRAME)
             at = cols + table.row_starts
-            counts = (moved != _ABSENT).sum(axis=1)[frames].sum(axis=1)
-            lo, hi = _band_reach(moved)
+            counts = per_frame[frames].sum(axis=1)
             for bin_shift in (0, *BIN_SHIFTS) if time_shift == 0.0 else (0,):
                 sums = table.flat[at + bin_shift].reshape(len(at), -1).sum(axis=1)
                 if lo + bin_shift < 0 or hi + bin_shift >= n_bins:

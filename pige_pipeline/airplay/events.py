@@ -74,7 +74,7 @@ def play_rows(
             continue
         track = index.tracks.iloc[play.track]
         # The reference offset where this hour's part begins (later than the play's when it began before).
-        ref_offset = play.ref_offset_s + (start_s - play.start_s) * play.speed
+        ref_offset = play.track_s(start_s)
         track_left = float(track["duration_s"]) - ref_offset - (end_s - start_s) * play.speed
         start, end = hour + timedelta(seconds=start_s), hour + timedelta(seconds=end_s)
         rows.append(

@@ -113,6 +113,10 @@ class Play:
     def score(self) -> float:
         return float(np.clip(1.0 - self.ber / 0.5, 0.0, 1.0))
 
+    def track_s(self, recording_s: float) -> float:
+        """The track's second heard at the recording's second `recording_s`, along the play."""
+        return self.ref_offset_s + (recording_s - self.start_s) * self.speed
+
 
 @dataclass
 class Candidate:
@@ -612,7 +616,7 @@ def _outside(weaker: Play, stronger: Play, params: MatchParams) -> Play | None:
         weaker,
         start_s=start_s,
         end_s=end_s,
-        ref_offset_s=weaker.ref_offset_s + (start_s - weaker.start_s) * weaker.speed,
+        ref_offset_s=weaker.track_s(start_s),
         ber=float(np.nanmean(err)),
         n_items=n,
         item_err=err,

@@ -79,14 +79,14 @@ def notes_in_play(play: Play, audio: StretchAudio) -> bool | None:
     at_once = len(pieces) <= 2
     recording = _Stretches(audio.recording, end_s, at_once)
     track = _Stretches(
-        lambda a, b: audio.track_audio(play.track, a, b - a), _track_s(play, end_s) + LEAD_S, at_once
+        lambda a, b: audio.track_audio(play.track, a, b - a), play.track_s(end_s) + LEAD_S, at_once
     )
     tested = False
     for start_s, span_s in pieces:
         samples = recording.get(start_s, start_s + span_s)
         if samples is None:  # a gap in the recording: the other pieces are still looked at
             continue
-        offset_s = _track_s(play, start_s)
+        offset_s = play.track_s(start_s)
         placed = _track_peaks(audio, play.track, track, offset_s, offset_s + span_s * play.speed)
         if placed is None:
             return None
@@ -101,11 +101,6 @@ def notes_in_play(play: Play, audio: StretchAudio) -> bool | None:
             if found[0] - found[1] >= min_db:
                 return True
     return False if tested else None
-
-
-def _track_s(play: Play, recording_s: float) -> float:
-    """The track's second heard at the recording's second `recording_s`, along the play."""
-    return play.ref_offset_s + (recording_s - play.start_s) * play.speed
 
 
 def _track_peaks(

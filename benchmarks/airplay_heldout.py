@@ -162,7 +162,7 @@ def related_music(out: Path, seed: int) -> list[dict]:
         rows = fingerprint_rows([(0.0, samples)], ANALYSIS_SAMPLE_RATE)
         for p in match_fingerprint_rows(index, rows):
             track = decode_mono(Path(paths[p.track_id]), ANALYSIS_SAMPLE_RATE)
-            corr, wrong = recording_correlation(samples, track, p.start_s, p.end_s, p.ref_offset_s, p.speed)
+            corr, margin = recording_correlation(samples, track, p.start_s, p.end_s, p.ref_offset_s, p.speed)
             found.append(
                 dict(
                     file=str(path),
@@ -174,15 +174,15 @@ def related_music(out: Path, seed: int) -> list[dict]:
                     ber=round(p.ber, 3),
                     best_window_ber=round(best_window_ber(p, DEFAULT_PARAMS.window_s), 3),
                     recording_corr=round(corr, 3),
-                    wrong_corr=round(wrong, 3),
-                    shared=shares_recording(corr, wrong),
+                    margin=round(margin, 3),
+                    shared=shares_recording(corr, margin),
                 )
             )
             print(
                 f"{path.name} {p.start_s:.0f}-{p.end_s:.0f} s -> {p.track_id} "
                 f"({Path(found[-1]['catalogue_path']).name}) speed {p.speed} BER {p.ber:.3f} "
                 f"best 10-s window {found[-1]['best_window_ber']:.3f}; spectrogram correlation {corr:.2f} "
-                f"(wrong alignment {wrong:.2f}): "
+                f"({margin:.2f} above wrong alignments): "
                 f"{'shared recording' if found[-1]['shared'] else 'resemblance'}",
                 flush=True,
             )

@@ -13,10 +13,13 @@ Two things make one correlation over the whole span unreliable, and both were se
 pairs: Chromaprint's alignment of loop-based music can be a bar or a loop off (it placed
 "AmbientBattle" 6.9 s off "TechBattle"), and a mix that drops or adds a stem for a while pulls a
 whole-span correlation down. So the alignment is searched within `SEARCH_S` of Chromaprint's, and the
-figures are medians over 10-s windows. Each pair then gets the same answer whichever of its two files
-airs (the whole-span measure confirmed both pairs above in one direction only). Every pair Chromaprint
-finds in the clean files of the twelve held-out draws: shared recordings 0.31-0.39, 0.15-0.33 above
-wrong alignments; pieces that only resemble each other 0.07-0.16, at most 0.05 above.
+figures are medians over 10-s windows: the correlation, and its margin over the best wrong alignment.
+Each pair then gets the same answer whichever of its two files airs (the whole-span measure confirmed
+both pairs above in one direction only). Every pair Chromaprint finds in the clean files of the twelve
+held-out draws (`benchmarks/airplay_heldout.py --related`): the two FreedroidRPG mixes 0.39-0.40
+(0.34-0.37 above wrong alignments), the HellFortress pair 0.37-0.46 (0.33), SuperTux's "cave_old" and
+"cave" 0.28 (0.23; never reported on the draw that airs it); pieces that only resemble each other
+0.07-0.16 (at most 0.09 above). A recording under another piece 10 dB down (tests/airplay) 0.38 (0.47).
 """
 
 from __future__ import annotations

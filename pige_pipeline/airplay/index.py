@@ -29,6 +29,7 @@ import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -148,6 +149,12 @@ class CatalogueIndex:
     @property
     def n_tracks(self) -> int:
         return len(self.tracks)
+
+    @cached_property
+    def track_ids(self) -> list[str]:
+        """`tracks.track_id` as plain strings: the matcher names every play it verifies, and a
+        DataFrame column lookup per play cost more than the play's verification."""
+        return [str(t) for t in self.tracks["track_id"]]
 
     def segment(self, g: int) -> np.ndarray:
         return self.values[self.seg_start[g] : self.seg_start[g + 1]]

@@ -216,11 +216,7 @@ def verify_candidate(
     if k_hi - k_lo < min_items:
         return []
     ks = np.arange(k_lo, k_hi)
-    errors = np.full((2 * drift + 1, len(ks)), _CHANCE, dtype=np.float32)
-    for r in range(-drift, drift + 1):
-        j = ks + cand.diagonal + r
-        ok = (j >= 0) & (j < nr)
-        errors[r + drift, ok] = popcount16(query16[ks[ok]] ^ ref[j[ok]])
+    errors = diagonal_errors(query16, ref, k_lo, k_hi, cand.diagonal, drift)
     if valid is None or valid[k_lo:k_hi].all():
         # Most candidates of a joined piece lie away from its blind span: the plain path is cheaper.
         weight = np.ones(len(ks), dtype=np.float32)
@@ -284,7 +280,7 @@ def verify_candidate(
         plays.append(
             Play(
                 track=int(track),
-                track_id=str(index.tracks["track_id"].iat[track]),
+                track_id=index.track_ids[track],
                 start_s=k_start * ITEM_S + lead,
                 end_s=k_end * ITEM_S + tail,
                 ref_offset_s=max(0.0, (j_start * ITEM_S + lead) * speed),
@@ -317,16 +313,48 @@ def _blind_items(valid: np.ndarray | None, k: int, step: int, within: int) -> in
     return abs(i - k) - 1
 
 
+def diagonal_errors(
+    query16: np.ndarray, ref: np.ndarray, k_lo: int, k_hi: int, diagonal: int, drift: int
+) -> np.ndarray:
+    """Bit errors (float32, rows: drift -`drift`..`drift`) of query items [k_lo, k_hi) against the
+    reference item `diagonal` + drift after each; `_CHANCE` where that item is outside `ref`.
+
+    The rows are windows of one stretch of `ref` (a strided view, nothing gathered): the verification
+    of every candidate and the local check of every vote cluster run through here.
+    """
+    n, rows = k_hi - k_lo, 2 * drift + 1
+    j0 = k_lo + diagonal - drift  # the reference item facing query item k_lo in the first row
+    total = rows - 1 + n
+    first, stop = max(j0, 0), min(j0 + total, len(ref))
+    if n <= 0 or stop <= first:
+        return np.full((rows, max(n, 0)), _CHANCE, dtype=np.float32)
+    stretch = ref[first:stop]
+    padded = first - j0 > 0 or stop - first < total
+    if padded:
+        stretch = np.concatenate(
+            [np.zeros(first - j0, ref.dtype), stretch, np.zeros(total - (stop - j0), ref.dtype)]
+        )
+    windows = np.lib.stride_tricks.sliding_window_view(stretch, n)
+    errors = popcount16(windows ^ query16[k_lo:k_hi]).astype(np.float32)
+    if padded:
+        for row in range(rows):
+            a, b = max(0, -(j0 + row)), max(0, min(n, len(ref) - (j0 + row)))
+            errors[row, :a] = _CHANCE
+            errors[row, max(a, b) :] = _CHANCE
+    return errors
+
+
 def _local_ber(query16: np.ndarray, ref: np.ndarray, ks: np.ndarray, diagonal: int, drift: int) -> float:
-    """Lowest BER of 12-s windows (every 6 s) along a short stretch of the diagonal, over all drifts."""
-    shifts = np.arange(-drift, drift + 1)
-    j = ks[None, :] + diagonal + shifts[:, None]
-    ok = (j >= 0) & (j < len(ref))
-    err = np.where(ok, popcount16(query16[ks][None, :] ^ ref[np.clip(j, 0, len(ref) - 1)]), _CHANCE)
+    """Lowest BER of 12-s windows (every 6 s) along a short stretch of the diagonal, over all drifts.
+
+    `ks`: ascending query items, gaps allowed (a blind span left out).
+    """
+    k0 = int(ks[0])
+    err = diagonal_errors(query16, ref, k0, int(ks[-1]) + 1, diagonal, drift)[:, ks - k0].astype(np.float64)
     win = 96
     if err.shape[1] < win:
         return float(err.mean(axis=1).min() / VERIFY_BITS)
-    csum = np.concatenate([np.zeros((len(shifts), 1)), np.cumsum(err, axis=1)], axis=1)
+    csum = np.concatenate([np.zeros((2 * drift + 1, 1)), np.cumsum(err, axis=1)], axis=1)
     starts = np.arange(0, err.shape[1] - win + 1, win // 2)
     return float(((csum[:, starts + win] - csum[:, starts]) / win).min() / VERIFY_BITS)
 

@@ -46,30 +46,55 @@ def log_spectrogram(samples: np.ndarray) -> np.ndarray:
     return (20 * np.log10(np.abs(stft(samples, _LO, _HI)) + 1e-3)).astype(np.float32)
 
 
-def _correlation(a: np.ndarray, b: np.ndarray) -> float:
-    a = a - a.mean(axis=0)
-    b = b - b.mean(axis=0)
-    den = float(np.sqrt(np.sum(a * a) * np.sum(b * b)))
+def _centred(x: np.ndarray) -> tuple[np.ndarray, float]:
+    """`x` less its mean per bin, and its energy."""
+    x = x - x.mean(axis=0)
+    return x, np.sum(x * x)
+
+
+def _correlation(a: np.ndarray, a_energy: float, b: np.ndarray) -> float:
+    """Correlation of centred `a` (energy `a_energy`) with `b`."""
+    b, b_energy = _centred(b)
+    den = float(np.sqrt(a_energy * b_energy))
     return float(np.sum(a * b) / den) if den > 0 else float("nan")
 
 
-def _windows(
-    piece: np.ndarray, track: np.ndarray, start_s: float, end_s: float, offset_s: float, speed: float
-) -> np.ndarray:
-    """Correlation of two spectrograms in each whole `WINDOW_S` of [start_s, end_s), the track at
-    `offset_s` (NaN where less than half a window falls inside both)."""
-    t = np.arange(start_s, end_s, FRAME_S)
-    i = np.rint(t / FRAME_S).astype(np.int64)
-    j = np.rint(((t - start_s) * speed + offset_s) / FRAME_S).astype(np.int64)
-    ok = (i < len(piece)) & (j >= 0) & (j < len(track))
-    n = int(round(WINDOW_S / FRAME_S))
-    values = []
-    for w in range(0, len(t) - n + 1, n):
-        sel = slice(w, w + n)
-        inside = ok[sel]
-        enough = inside.sum() >= n // 2
-        values.append(_correlation(piece[i[sel][inside]], track[j[sel][inside]]) if enough else np.nan)
-    return np.array(values, dtype=np.float64)
+class _Windows:
+    """`WINDOW_S` windows of a piece's spectrogram over [start_s, end_s), each correlated with the
+    track at a given alignment. The piece's side of a window is centred once, not again for each of the
+    ~900 alignments the search tries."""
+
+    def __init__(self, piece: np.ndarray, start_s: float, end_s: float, speed: float) -> None:
+        t = np.arange(start_s, end_s, FRAME_S)
+        self._piece = piece
+        self._i = np.rint(t / FRAME_S).astype(np.int64)
+        self._along = (t - start_s) * speed
+        self._in_piece = self._i < len(piece)
+        self._n = int(round(WINDOW_S / FRAME_S))
+        self._starts = range(0, len(t) - self._n + 1, self._n)
+        self._whole = {
+            w: _centred(piece[self._i[w : w + self._n]])
+            for w in self._starts
+            if self._in_piece[w : w + self._n].all()
+        }
+
+    def correlations(self, track: np.ndarray, offset_s: float) -> np.ndarray:
+        """Each window's correlation with `track` at `offset_s` (the track's second at `start_s`); NaN
+        where less than half the window falls inside both."""
+        j = np.rint((self._along + offset_s) / FRAME_S).astype(np.int64)
+        ok = self._in_piece & (j >= 0) & (j < len(track))
+        values = []
+        for w in self._starts:
+            sel = slice(w, w + self._n)
+            inside = ok[sel]
+            if inside.sum() < self._n // 2:
+                values.append(np.nan)
+            elif w in self._whole and inside.all():
+                values.append(_correlation(*self._whole[w], track[j[sel]]))
+            else:
+                a = self._piece[self._i[sel][inside]]
+                values.append(_correlation(*_centred(a), track[j[sel][inside]]))
+        return np.array(values, dtype=np.float64)
 
 
 def recording_correlation(
@@ -81,14 +106,14 @@ def recording_correlation(
     `track_offset_s`: the track's second heard at `start_s` (Chromaprint's), searched within
     `SEARCH_S`; `speed`: track seconds per piece second. NaN where no window falls inside both.
     """
-    spec_piece = log_spectrogram(piece)
+    windows_of = _Windows(log_spectrogram(piece), start_s, end_s, speed)
     # The correlation peaks within a frame of the exact alignment (the same samples give the same
     # frames), so the track's spectrogram is also taken a quarter, a half and three quarters of a hop in.
     phases = [log_spectrogram(track[k * HOP // PHASES :]) for k in range(PHASES)]
 
     def windows(offset_s: float) -> np.ndarray:
         k = int(round(offset_s / FRAME_S * PHASES)) % PHASES
-        return _windows(spec_piece, phases[k], start_s, end_s, offset_s - k * FRAME_S / PHASES, speed)
+        return windows_of.correlations(phases[k], offset_s - k * FRAME_S / PHASES)
 
     def best_of(offsets: np.ndarray) -> tuple[float, float]:
         values = [windows(o) for o in offsets]

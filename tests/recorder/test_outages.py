@@ -140,7 +140,9 @@ def test_a_stream_back_during_a_long_backoff_is_reconnected_at_once(
     resumed = [(start, path) for start, _end, path in chunks if start >= back - timedelta(seconds=1)]
     assert resumed, story
     first_start, first_path = resumed[0]
-    assert (first_start - back).total_seconds() < 2.5, story
+    # A poll of the mount (0.5 s) and ffmpeg's start to first audio (up to 1.1 s on a loaded CI runner);
+    # waiting out the backoff step instead would resume some 4 s after the return.
+    assert (first_start - back).total_seconds() < 3.0, story
     # Named by its measured start (unless it happens to fall on a whole second: 1 in 1000).
     assert first_start.microsecond or first_path.name.count(".") == 1, story
     assert "." in first_path.stem, story

@@ -52,6 +52,7 @@ def test_records_clock_aligned_chunks_and_survives_bad_stations(
     write_yaml(stations_file, stations)
     time.sleep(12)
     state_text = (data_root / "recorder" / "state" / "rec-test.json").read_text()
+    stopping = datetime.now(UTC)
     stats = bg.finish()
     stopped = datetime.now(UTC)
 
@@ -72,7 +73,10 @@ def test_records_clock_aligned_chunks_and_survives_bad_stations(
     recorded = sum((end - start).total_seconds() for start, end, _ in a)
     span = (a[-1][1] - a[0][0]).total_seconds()
     assert span > 20 and recorded / span > 0.97
-    assert near(a[-1][1], stopped, 3.0)
+    # The recording ends when it was asked to stop, less what a loaded ffmpeg had not yet read; the
+    # recorder's shutdown after that (publishing, salvage) is not counted against it.
+    a_end = a[-1][1]
+    assert stopping - timedelta(seconds=2.5) <= a_end <= stopped + timedelta(seconds=1), (stopping, a[-1])
     assert gaps(data_root, "a", started) == []
 
     # Station b stopped when it left stations.yaml, with the reason in the gap log; c started then.
